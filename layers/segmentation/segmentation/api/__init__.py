@@ -1,0 +1,1 @@
+"""REST API: one Router per resource, assembled in ``segmentation.api.app``."""

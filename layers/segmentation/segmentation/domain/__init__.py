@@ -1,0 +1,1 @@
+"""What the shop tells us: profiles, orders, engagement events and consent."""

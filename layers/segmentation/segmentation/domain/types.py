@@ -1,0 +1,33 @@
+"""Reusable constrained types, so constraints live in one place."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, StringConstraints
+
+CustomerId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@-]+$")]
+SegmentId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+Slug = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True, to_lower=True)]
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$", to_upper=True)]
+Money = Annotated[float, "money"]
+
+
+def _aware(value: datetime) -> datetime:
+    # A naive timestamp is ambiguous across time zones; the service stores instants in UTC.
+    if value.tzinfo is None:
+        raise ValueError("timestamp must include a time zone offset, e.g. 2026-11-01T10:00:00Z")
+    return value.astimezone(UTC)
+
+
+Instant = Annotated[datetime, AfterValidator(_aware)]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(value: datetime) -> str:
+    """Canonical, sortable UTC timestamp used in keys and items."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

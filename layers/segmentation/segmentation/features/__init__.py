@@ -1,0 +1,1 @@
+"""The attribute catalogue and the derivation of features from a customer's history."""

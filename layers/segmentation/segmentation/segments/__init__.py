@@ -1,0 +1,1 @@
+"""Segment definitions, built-in templates and real-time membership."""

@@ -1,0 +1,89 @@
+"""Segment definitions as callers and storage see them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from segmentation.domain.models import ConsentChannel
+from segmentation.domain.types import SegmentId
+
+
+class SegmentStatus(StrEnum):
+    ACTIVE = "active"
+    ARCHIVED = "archived"
+
+
+class Destination(BaseModel):
+    """Where a segment is synced. Consent for ``purpose`` is checked at delivery time."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel: str = Field(pattern=r"^[a-z0-9_]{2,32}$", examples=["webhook"])
+    list_name: str | None = Field(
+        default=None, max_length=200, description="List, tag or audience name at the channel."
+    )
+    purpose: ConsentChannel | None = Field(
+        default=ConsentChannel.EMAIL,
+        description="Consent needed to be sent to this destination; null for internal destinations.",
+    )
+
+
+class SegmentInput(BaseModel):
+    """Body of ``POST /segments`` and ``PUT /segments/{id}``."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    segment_id: SegmentId | None = Field(default=None, description="Defaults to a slug of the name.")
+    name: str = Field(min_length=1, max_length=120)
+    description: str = Field(default="", max_length=1000)
+    rule: dict[str, Any]
+    destinations: list[Destination] = Field(default_factory=list, max_length=20)
+    expected_version: int | None = Field(default=None, ge=1, description="Optimistic lock for updates.")
+
+
+class SegmentDefinition(BaseModel):
+    segment_id: SegmentId
+    name: str
+    description: str = ""
+    rule: dict[str, Any]
+    version: int = 1
+    status: SegmentStatus = SegmentStatus.ACTIVE
+    destinations: list[Destination] = Field(default_factory=list)
+    template: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    member_count: int | None = Field(default=None, description="Members when the definition was last computed.")
+
+
+class MembershipTransition(BaseModel):
+    entered: bool
+    at: datetime
+    segment_version: int
+
+
+class MembershipRecord(BaseModel):
+    """One customer's standing in one segment."""
+
+    segment_id: str
+    customer_id: str
+    member: bool
+    entered_at: datetime | None = None
+    exited_at: datetime | None = None
+    segment_version: int = 1
+    version: int = 0
+    profile_version: int = Field(default=0, description="Profile version of the run that wrote this record.")
+    trace: dict[str, Any] | None = Field(default=None, description="Explanation recorded at the last change.")
+    history: list[MembershipTransition] = Field(default_factory=list, description="Entries and exits, oldest first.")
+
+
+class MembershipChange(BaseModel):
+    segment_id: str
+    customer_id: str
+    entered: bool
+    at: datetime
+    segment_version: int
+    trace: dict[str, Any] | None = None

@@ -1,0 +1,254 @@
+"""Segment lifecycle: define, version, archive, preview, full-pass membership, members and explanations."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from segmentation.features.compute import build_view
+from segmentation.observability import logger
+from segmentation.rules import Rule, RuleIssue, RuleValidationError, parse_rule
+from segmentation.segments.models import (
+    MembershipChange,
+    SegmentDefinition,
+    SegmentInput,
+    SegmentStatus,
+)
+from segmentation.segments.realtime import ChangePublisher
+from segmentation.segments.registry import ActiveSegment, SegmentRegistry
+from segmentation.segments.templates import BY_ID as TEMPLATES
+from segmentation.store.dynamo import DynamoStore, LoadedCustomer, scan_customers
+from segmentation.store.errors import NotFound
+
+PUBLISH_CHUNK = 500
+
+
+@dataclass
+class PassResult:
+    """Outcome of evaluating one segment over every customer."""
+
+    evaluated: int = 0
+    members: int = 0
+    entered: int = 0
+    exited: int = 0
+
+
+@dataclass
+class Preview:
+    size: int
+    total: int
+    sample: list[dict[str, Any]] = field(default_factory=list)
+
+
+def slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    return (slug or "segment")[:64]
+
+
+class SegmentService:
+    def __init__(self, store: DynamoStore, registry: SegmentRegistry, publisher: ChangePublisher, tz: ZoneInfo):
+        self.store = store
+        self.registry = registry
+        self.publisher = publisher
+        self.tz = tz
+
+    # -- definitions -------------------------------------------------------------------------------
+
+    def list(self, include_archived: bool = False) -> list[SegmentDefinition]:
+        segments = self.store.list_segments()
+        return [s for s in segments if include_archived or s.status == SegmentStatus.ACTIVE]
+
+    def get(self, segment_id: str) -> SegmentDefinition:
+        return self.store.get_segment(segment_id)
+
+    def compile(self, rule: dict[str, Any], self_id: str | None = None) -> Rule:
+        """Validate and compile ``rule`` against the active segments (for ``in_segment`` and cycles)."""
+        trees = {s.segment_id: s.rule for s in self.list() if s.segment_id != self_id}
+        if self_id is not None:
+            trees[self_id] = rule
+        return parse_rule(rule, segment_lookup=trees.get, self_id=self_id)
+
+    def create(
+        self, data: SegmentInput, now: datetime, template: str | None = None
+    ) -> tuple[SegmentDefinition, PassResult]:
+        segment_id = data.segment_id or slugify(data.name)
+        self.compile(data.rule, self_id=segment_id)
+        definition = SegmentDefinition(
+            segment_id=segment_id,
+            name=data.name,
+            description=data.description,
+            rule=data.rule,
+            destinations=data.destinations,
+            template=template,
+            created_at=now,
+            updated_at=now,
+        )
+        self.store.put_segment(definition, expected_version=0)
+        return self._recompute_and_count(definition, now)
+
+    def create_from_template(self, template_id: str, now: datetime, overrides: dict[str, Any] | None = None):
+        template = TEMPLATES.get(template_id)
+        if template is None:
+            raise NotFound(f"template {template_id} not found")
+        data = SegmentInput.model_validate(
+            {
+                "segment_id": template_id,
+                "name": template.name,
+                "description": template.description,
+                "rule": template.rule,
+                **(overrides or {}),
+            }
+        )
+        return self.create(data, now, template=template_id)
+
+    def update(self, segment_id: str, data: SegmentInput, now: datetime) -> tuple[SegmentDefinition, PassResult]:
+        current = self.store.get_segment(segment_id)
+        if current.status != SegmentStatus.ACTIVE:
+            raise NotFound(f"segment {segment_id} is archived")
+        expected = data.expected_version or current.version
+        self.compile(data.rule, self_id=segment_id)
+        definition = current.model_copy(
+            update={
+                "name": data.name,
+                "description": data.description,
+                "rule": data.rule,
+                "destinations": data.destinations,
+                "version": expected + 1,
+                "updated_at": now,
+            }
+        )
+        self.store.put_segment(definition, expected_version=expected)
+        return self._recompute_and_count(definition, now)
+
+    def archive(self, segment_id: str, now: datetime) -> tuple[SegmentDefinition, PassResult]:
+        """Archive a segment: every member exits (so channels drop them); versions and history are kept."""
+        current = self.store.get_segment(segment_id)
+        dependants = [
+            s.segment_id for s in self.list() if segment_id in _references(s.rule) and s.segment_id != segment_id
+        ]
+        if dependants:
+            raise RuleValidationError(
+                [RuleIssue(path="$", message=f"segment is used by {', '.join(sorted(dependants))}", suggestions=[])]
+            )
+        definition = current.model_copy(
+            update={"status": SegmentStatus.ARCHIVED, "version": current.version + 1, "updated_at": now}
+        )
+        self.store.put_segment(definition, expected_version=current.version)
+        result = self.recompute(definition, now, rule=None)
+        self.registry.invalidate()
+        return definition, result
+
+    # -- evaluation --------------------------------------------------------------------------------
+
+    def _recompute_and_count(
+        self, definition: SegmentDefinition, now: datetime
+    ) -> tuple[SegmentDefinition, PassResult]:
+        self.registry.invalidate()
+        result = self.recompute(definition, now, rule=self.compile(definition.rule, self_id=definition.segment_id))
+        return definition, result
+
+    def recompute(self, definition: SegmentDefinition, now: datetime, rule: Rule | None) -> PassResult:
+        """Full pass: evaluate over every customer and write only the memberships that change.
+
+        ``rule=None`` means nobody qualifies (an archived segment empties out).
+        """
+        result = PassResult()
+        pending: list[MembershipChange] = []
+        for customer in scan_customers(self.store):
+            result.evaluated += 1
+            view = build_view(customer.history, now, self.tz)
+            verdict = rule.evaluate(view, now, self.tz) if rule is not None else False
+            current = customer.memberships.get(definition.segment_id)
+            result.members += verdict
+            if verdict == (current.member if current else False):
+                continue
+            change = MembershipChange(
+                segment_id=definition.segment_id,
+                customer_id=customer.history.profile.customer_id,
+                entered=verdict,
+                at=now,
+                segment_version=definition.version,
+                trace=rule.explain(view, now, self.tz) if verdict and rule is not None else None,
+            )
+            self.store.apply_membership_change(change, current)
+            pending.append(change)
+            if verdict:
+                result.entered += 1
+            else:
+                result.exited += 1
+            if len(pending) >= PUBLISH_CHUNK:
+                self._publish(pending, definition)
+                pending = []
+        if pending:
+            self._publish(pending, definition)
+        logger.info(
+            "segment recomputed",
+            extra={
+                "segment_id": definition.segment_id,
+                "members": result.members,
+                "entered": result.entered,
+                "exited": result.exited,
+            },
+        )
+        return result
+
+    def _publish(self, changes: list[MembershipChange], definition: SegmentDefinition) -> None:
+        # Destinations come from the definition even when it is archived, so channels drop its members.
+        segment = ActiveSegment(definition, rule=None)  # type: ignore[arg-type]
+        self.publisher.publish(changes, {definition.segment_id: segment}, reason="full_pass")
+
+    def preview(self, rule_tree: dict[str, Any], now: datetime, sample_size: int = 10) -> Preview:
+        """Size and a sample of a rule not yet saved, on current data (validation errors raise)."""
+        rule = self.compile(rule_tree)
+        customers = scan_customers(self.store)
+        matched: list[tuple[LoadedCustomer, Any]] = []
+        size = 0
+        for customer in customers:
+            view = build_view(customer.history, now, self.tz)
+            if rule.evaluate(view, now, self.tz):
+                size += 1
+                if len(matched) < sample_size:
+                    matched.append((customer, view))
+        sample = [
+            {"customer_id": c.history.profile.customer_id, "why": rule.explain(v, now, self.tz)} for c, v in matched
+        ]
+        return Preview(size=size, total=len(customers), sample=sample)
+
+    def members(self, segment_id: str, limit: int, cursor: str | None) -> tuple[list[str], str | None]:
+        self.store.get_segment(segment_id)
+        return self.store.list_members(segment_id, limit, cursor)
+
+    def explain(self, customer_id: str, segment_id: str, now: datetime) -> dict[str, Any]:
+        """Why a customer is or is not in a segment right now, and what was recorded when she entered."""
+        definition = self.store.get_segment(segment_id)
+        loaded = self.store.load_customer(customer_id)
+        if not loaded.exists:
+            raise NotFound(f"customer {customer_id} not found")
+        rule = self.compile(definition.rule, self_id=segment_id)
+        view = build_view(loaded.history, now, self.tz)
+        record = loaded.memberships.get(segment_id)
+        return {
+            "segment_id": segment_id,
+            "segment_version": definition.version,
+            "customer_id": customer_id,
+            "evaluated_at": now.isoformat(),
+            "member": bool(record and record.member),
+            "verdict_now": rule.evaluate(view, now, self.tz),
+            "explanation": rule.explain(view, now, self.tz),
+            "entered_at": record.entered_at.isoformat() if record and record.entered_at else None,
+            "recorded_trace": record.trace if record else None,
+        }
+
+
+def _references(rule: Any) -> set[str]:
+    if isinstance(rule, dict):
+        found = {rule["in_segment"]} if isinstance(rule.get("in_segment"), str) else set()
+        for value in rule.values():
+            found |= _references(value)
+        return found
+    if isinstance(rule, list):
+        return set().union(*(_references(v) for v in rule)) if rule else set()
+    return set()

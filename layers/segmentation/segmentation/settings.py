@@ -1,0 +1,43 @@
+"""Environment read once into a typed settings object; logic receives plain values from it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+
+@dataclass(frozen=True)
+class Settings:
+    table_name: str = "segmentation"
+    sync_queue_url: str = ""
+    dead_letter_queue_url: str = ""
+    event_bus_name: str = "segmentation"
+    shop_time_zone: str = "UTC"
+    segment_cache_seconds: float = 60.0
+    webhook_secret_arn: str = ""
+    webhook_url: str = ""
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.shop_time_zone)
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings from the Lambda environment (names match template.yaml Globals)."""
+    return Settings(
+        table_name=_env("TABLE_NAME", "segmentation"),
+        sync_queue_url=_env("SYNC_QUEUE_URL", ""),
+        dead_letter_queue_url=_env("EVENTS_DLQ_URL", ""),
+        event_bus_name=_env("EVENT_BUS_NAME", "segmentation"),
+        shop_time_zone=_env("SHOP_TIME_ZONE", "UTC"),
+        segment_cache_seconds=float(_env("SEGMENT_CACHE_SECONDS", "60")),
+        webhook_secret_arn=_env("WEBHOOK_SECRET_ARN", ""),
+        webhook_url=_env("WEBHOOK_URL", ""),
+    )

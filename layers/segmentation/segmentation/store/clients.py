@@ -1,0 +1,22 @@
+"""Lazily created, cached boto3 clients.
+
+Never created at import time: that slows cold starts and breaks tests that start moto afterwards.
+``AWS_ENDPOINT_URL`` (read by botocore itself) points every client at the local runtime.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+
+@cache
+def client(service: str) -> Any:
+    import boto3  # deferred: keeps handler import time close to bare boto3 when a path never needs AWS
+
+    return boto3.session.Session().client(service)
+
+
+def reset() -> None:
+    """Forget cached clients (tests start a fresh moto per test)."""
+    client.cache_clear()

@@ -1,0 +1,558 @@
+"""boto3 implementation of the customer, membership and segment stores."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from segmentation.domain.models import (
+    CustomerProfile,
+    OrderLine,
+    StoredEngagement,
+    StoredOrder,
+)
+from segmentation.domain.types import iso
+from segmentation.features.compute import CustomerHistory
+from segmentation.segments.models import MembershipChange, MembershipRecord, MembershipTransition, SegmentDefinition
+from segmentation.store import items as it
+from segmentation.store.clients import client
+from segmentation.store.errors import ConcurrentUpdate, Conflict, NotFound
+
+ENGAGEMENT_RETENTION = timedelta(days=800)
+HISTORY_LIMIT = 100  # transitions kept per membership; every transition is also an EventBridge event
+
+
+Fact = tuple[str, dict[str, Any], datetime | None]  # sort key, document, expiry
+
+
+def order_fact(order: StoredOrder) -> Fact:
+    doc = order.model_dump(mode="json", exclude={"refunded", "refunded_at"})
+    return it.order_sk(order.placed_at, order.order_id), doc, None
+
+
+def refund_fact(order_id: str, amount: float, at: datetime) -> Fact:
+    return it.refund_sk(order_id, at), {"order_id": order_id, "amount": amount, "at": iso(at)}, None
+
+
+def engagement_fact(event: StoredEngagement) -> Fact:
+    sort_key = it.engagement_sk(event.occurred_at, event.event_id)
+    return sort_key, event.model_dump(mode="json"), event.occurred_at + ENGAGEMENT_RETENTION
+
+
+@dataclass
+class LoadedCustomer:
+    """A customer's partition as one Query returned it."""
+
+    history: CustomerHistory
+    memberships: dict[str, MembershipRecord] = field(default_factory=dict)
+    snapshot: dict[str, Any] = field(default_factory=dict)
+    version: int = 0  # 0: no profile stored yet
+
+    @property
+    def exists(self) -> bool:
+        return self.version > 0
+
+
+def _conditional_failed(exc: ClientError) -> bool:
+    code = exc.response.get("Error", {}).get("Code", "")
+    if code == "ConditionalCheckFailedException":
+        return True
+    if code == "TransactionCanceledException":
+        reasons = exc.response.get("CancellationReasons", [])
+        return any(r.get("Code") == "ConditionalCheckFailed" for r in reasons)
+    return False
+
+
+class DynamoStore:
+    """Customer facts, profiles, memberships and segment definitions in the single table."""
+
+    def __init__(self, table_name: str) -> None:
+        self.table = table_name
+
+    @property
+    def _ddb(self) -> Any:
+        return client("dynamodb")
+
+    # -- facts -------------------------------------------------------------------------------------
+
+    def put_fact(
+        self, customer_id: str, sort_key: str, document: dict[str, Any], *, ttl: datetime | None = None
+    ) -> bool:
+        """Append an immutable fact; False when it was already stored (a redelivery)."""
+        item = {"PK": it.S(it.customer_pk(customer_id)), "SK": it.S(sort_key), "doc": it.S(it.dumps(document))}
+        if ttl is not None:
+            item["expires_at"] = it.N(int(ttl.timestamp()))
+        try:
+            self._ddb.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(PK)")
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def put_facts(self, customer_id: str, facts: list[Fact]) -> None:
+        """Append many facts with ``BatchWriteItem`` (25 per call).
+
+        Unconditional: fact keys are deterministic and facts immutable, so rewriting one is a no-op.
+        """
+        requests = []
+        for sort_key, document, ttl in facts:
+            item = {"PK": it.S(it.customer_pk(customer_id)), "SK": it.S(sort_key), "doc": it.S(it.dumps(document))}
+            if ttl is not None:
+                item["expires_at"] = it.N(int(ttl.timestamp()))
+            requests.append({"PutRequest": {"Item": item}})
+        # A batch may not hold the same key twice: a fact delivered twice in one batch is written once.
+        unique = list({r["PutRequest"]["Item"]["SK"]["S"]: r for r in requests}.values())
+        for start in range(0, len(unique), 25):
+            pending: dict[str, Any] = {self.table: unique[start : start + 25]}
+            while pending:
+                out = self._ddb.batch_write_item(RequestItems=pending)
+                pending = out.get("UnprocessedItems") or {}
+
+    def put_order(self, customer_id: str, order: StoredOrder) -> bool:
+        return self.put_fact(customer_id, *order_fact(order)[:2])
+
+    def put_refund(self, customer_id: str, order_id: str, amount: float, at: datetime) -> bool:
+        return self.put_fact(customer_id, *refund_fact(order_id, amount, at)[:2])
+
+    def put_engagement(self, customer_id: str, event: StoredEngagement) -> bool:
+        sort_key, doc, ttl = engagement_fact(event)
+        return self.put_fact(customer_id, sort_key, doc, ttl=ttl)
+
+    # -- customers ---------------------------------------------------------------------------------
+
+    def load_customer(self, customer_id: str, *, consistent: bool = True) -> LoadedCustomer:
+        """Profile, orders, refunds, engagement and memberships in one Query (history excluded)."""
+        raw: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "PK = :pk AND SK < :upper",
+            "ExpressionAttributeValues": {
+                ":pk": it.S(it.customer_pk(customer_id)),
+                ":upper": it.S(it.LOAD_UPPER_BOUND),
+            },
+            "ConsistentRead": consistent,
+        }
+        while True:
+            page = self._ddb.query(**kwargs)
+            raw.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return _assemble(customer_id, raw)
+
+    def save_profile(
+        self,
+        profile: CustomerProfile,
+        snapshot: dict[str, Any],
+        expected_version: int,
+        *,
+        next_boundary_at: datetime | None = None,
+    ) -> int:
+        """Write profile and feature snapshot if nobody else wrote since ``expected_version``."""
+        new_version = expected_version + 1
+        item: dict[str, Any] = {
+            "PK": it.S(it.customer_pk(profile.customer_id)),
+            "SK": it.S(it.PROFILE_SK),
+            "doc": it.S(it.dumps(profile.model_dump(mode="json"))),
+            "features": it.S(it.dumps(snapshot)),
+            "version": it.N(new_version),
+        }
+        if profile.email:
+            item["email"] = it.S(profile.email)
+        if next_boundary_at is not None:
+            item["next_boundary_at"] = it.S(iso(next_boundary_at))
+        if expected_version == 0:
+            condition, values = "attribute_not_exists(PK)", None
+        else:
+            condition, values = "version = :expected", {":expected": it.N(expected_version)}
+        try:
+            kwargs: dict[str, Any] = {"TableName": self.table, "Item": item, "ConditionExpression": condition}
+            if values:
+                kwargs["ExpressionAttributeValues"] = values
+            self._ddb.put_item(**kwargs)
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                raise ConcurrentUpdate(profile.customer_id) from exc
+            raise
+        return new_version
+
+    def claim_email(self, email: str, customer_id: str, previous_email: str | None) -> None:
+        """Point ``email`` at ``customer_id``; Conflict if another customer holds it."""
+        actions: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": {"PK": it.S(it.email_pk(email)), "SK": it.S(it.EMAIL_SK), "customer_id": it.S(customer_id)},
+                    "ConditionExpression": "attribute_not_exists(PK) OR customer_id = :me",
+                    "ExpressionAttributeValues": {":me": it.S(customer_id)},
+                }
+            }
+        ]
+        if previous_email and previous_email != email:
+            actions.append(
+                {
+                    "Delete": {
+                        "TableName": self.table,
+                        "Key": {"PK": it.S(it.email_pk(previous_email)), "SK": it.S(it.EMAIL_SK)},
+                        "ConditionExpression": "attribute_not_exists(PK) OR customer_id = :me",
+                        "ExpressionAttributeValues": {":me": it.S(customer_id)},
+                    }
+                }
+            )
+        try:
+            self._ddb.transact_write_items(TransactItems=actions)
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                raise Conflict("email is already used by another customer") from exc
+            raise
+
+    def find_by_email(self, email: str) -> str | None:
+        out = self._ddb.get_item(
+            TableName=self.table, Key={"PK": it.S(it.email_pk(email)), "SK": it.S(it.EMAIL_SK)}, ConsistentRead=True
+        )
+        found = out.get("Item")
+        return found["customer_id"]["S"] if found else None
+
+    # -- memberships -------------------------------------------------------------------------------
+
+    def apply_membership_changes(
+        self, changes: list[tuple[MembershipChange, MembershipRecord | None]], *, profile_version: int = 0
+    ) -> None:
+        """Record entries and exits, one conditional ``PutItem`` each, guarded by the membership's version.
+
+        The transition history lives on the membership item itself (the last ``HISTORY_LIMIT`` entries), so
+        a change is one request and never half-written. (A transaction would also do, but costs twice.)
+        """
+        for change, current in changes:
+            self._put_membership(change, current, profile_version)
+
+    def apply_membership_change(
+        self, change: MembershipChange, current: MembershipRecord | None, *, profile_version: int = 0
+    ) -> None:
+        self._put_membership(change, current, profile_version)
+
+    def _put_membership(self, change: MembershipChange, current: MembershipRecord | None, profile_version: int) -> None:
+        expected = current.version if current else 0
+        transition = MembershipTransition(entered=change.entered, at=change.at, segment_version=change.segment_version)
+        history = [*(current.history if current else []), transition][-HISTORY_LIMIT:]
+        record = MembershipRecord(
+            segment_id=change.segment_id,
+            customer_id=change.customer_id,
+            member=change.entered,
+            entered_at=change.at if change.entered else (current.entered_at if current else None),
+            exited_at=None if change.entered else change.at,
+            segment_version=change.segment_version,
+            version=expected + 1,
+            profile_version=profile_version,
+            trace=change.trace,
+            history=history,
+        )
+        item: dict[str, Any] = {
+            "PK": it.S(it.customer_pk(change.customer_id)),
+            "SK": it.S(it.membership_sk(change.segment_id)),
+            "doc": it.S(it.dumps(record.model_dump(mode="json"))),
+            "version": it.N(record.version),
+        }
+        if record.member:
+            item["GSI1PK"] = it.S(it.members_gsi_pk(change.segment_id))
+            item["GSI1SK"] = it.S(change.customer_id)
+        kwargs: dict[str, Any] = {"TableName": self.table, "Item": item}
+        if expected == 0:
+            kwargs["ConditionExpression"] = "attribute_not_exists(PK)"
+        else:
+            kwargs["ConditionExpression"] = "version = :expected"
+            kwargs["ExpressionAttributeValues"] = {":expected": it.N(expected)}
+        try:
+            self._ddb.put_item(**kwargs)
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                raise ConcurrentUpdate(f"{change.customer_id}/{change.segment_id}") from exc
+            raise
+
+    def list_members(self, segment_id: str, limit: int, cursor: str | None) -> tuple[list[str], str | None]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "GSI1",
+            "KeyConditionExpression": "GSI1PK = :pk",
+            "ExpressionAttributeValues": {":pk": it.S(it.members_gsi_pk(segment_id))},
+            "Limit": limit,
+        }
+        if cursor:
+            kwargs["ExclusiveStartKey"] = _decode_cursor(cursor)
+        page = self._ddb.query(**kwargs)
+        ids = [row["GSI1SK"]["S"] for row in page.get("Items", [])]
+        last = page.get("LastEvaluatedKey")
+        return ids, _encode_cursor(last) if last else None
+
+    def count_members(self, segment_id: str) -> int:
+        total, kwargs = (
+            0,
+            {
+                "TableName": self.table,
+                "IndexName": "GSI1",
+                "KeyConditionExpression": "GSI1PK = :pk",
+                "ExpressionAttributeValues": {":pk": it.S(it.members_gsi_pk(segment_id))},
+                "Select": "COUNT",
+            },
+        )
+        while True:
+            page = self._ddb.query(**kwargs)
+            total += page.get("Count", 0)
+            if "LastEvaluatedKey" not in page:
+                return total
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def scan_customer_ids(self) -> list[str]:
+        """Every customer id (a straightforward full pass; parallel shards are the refresh workers' job)."""
+        ids: list[str] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "FilterExpression": "SK = :p",
+            "ExpressionAttributeValues": {":p": it.S(it.PROFILE_SK)},
+            "ProjectionExpression": "PK",
+        }
+        while True:
+            page = self._ddb.scan(**kwargs)
+            ids.extend(row["PK"]["S"][2:] for row in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return ids
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # -- segments ----------------------------------------------------------------------------------
+
+    def list_segments(self) -> list[SegmentDefinition]:
+        out: list[SegmentDefinition] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "PK = :pk",
+            "ExpressionAttributeValues": {":pk": it.S(it.SEGMENTS_PK)},
+        }
+        while True:
+            page = self._ddb.query(**kwargs)
+            out.extend(SegmentDefinition.model_validate_json(row["doc"]["S"]) for row in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return out
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def get_segment(self, segment_id: str) -> SegmentDefinition:
+        out = self._ddb.get_item(
+            TableName=self.table, Key={"PK": it.S(it.SEGMENTS_PK), "SK": it.S(segment_id)}, ConsistentRead=True
+        )
+        if "Item" not in out:
+            raise NotFound(f"segment {segment_id} not found")
+        return SegmentDefinition.model_validate_json(out["Item"]["doc"]["S"])
+
+    def put_segment(self, definition: SegmentDefinition, expected_version: int) -> None:
+        """Save a new version of a definition and keep the old one; guarded by the version."""
+        doc = definition.model_dump_json()
+        current = {
+            "PK": it.S(it.SEGMENTS_PK),
+            "SK": it.S(definition.segment_id),
+            "doc": it.S(doc),
+            "version": it.N(definition.version),
+        }
+        if expected_version == 0:
+            guard: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(PK)"}
+        else:
+            guard = {"ConditionExpression": "version = :v", "ExpressionAttributeValues": {":v": it.N(expected_version)}}
+        versioned = {
+            "PK": it.S(it.segment_version_pk(definition.segment_id)),
+            "SK": it.S(f"V#{definition.version:06d}"),
+            "doc": it.S(doc),
+        }
+        try:
+            self._ddb.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": self.table, "Item": current, **guard}},
+                    {"Put": {"TableName": self.table, "Item": versioned}},
+                ]
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                if expected_version == 0:
+                    raise Conflict(f"segment {definition.segment_id} already exists") from exc
+                raise ConcurrentUpdate(definition.segment_id) from exc
+            raise
+
+    def segment_versions(self, segment_id: str) -> list[SegmentDefinition]:
+        page = self._ddb.query(
+            TableName=self.table,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :v)",
+            ExpressionAttributeValues={":pk": it.S(it.segment_version_pk(segment_id)), ":v": it.S("V#")},
+        )
+        return [SegmentDefinition.model_validate_json(row["doc"]["S"]) for row in page.get("Items", [])]
+
+    def record_sync(
+        self, segment_id: str, channel: str, *, delivered: int, failures: int, error: str | None, success: bool = False
+    ) -> None:
+        """Atomic counters, so concurrent deliveries for one channel never lose a count."""
+        now = it.S(iso(datetime.now(UTC)))
+        sets = ["segment_id = :seg", "channel = :ch"]
+        values: dict[str, Any] = {
+            ":seg": it.S(segment_id),
+            ":ch": it.S(channel),
+            ":d": it.N(delivered),
+            ":f": it.N(failures),
+        }
+        if success:
+            sets.append("last_success_at = :now")
+            values[":now"] = now
+        if error:
+            sets += ["last_error = :err", "last_error_at = :now"]
+            values[":err"] = it.S(error[:500])
+            values[":now"] = now
+        self._ddb.update_item(
+            TableName=self.table,
+            Key={"PK": it.S(it.segment_version_pk(segment_id)), "SK": it.S(f"SYNC#{channel}")},
+            UpdateExpression="SET " + ", ".join(sets) + " ADD delivered :d, failures :f",
+            ExpressionAttributeValues=values,
+        )
+
+    def sync_states(self, segment_id: str) -> list[dict[str, Any]]:
+        page = self._ddb.query(
+            TableName=self.table,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :s)",
+            ExpressionAttributeValues={":pk": it.S(it.segment_version_pk(segment_id)), ":s": it.S("SYNC#")},
+        )
+        out = []
+        for row in page.get("Items", []):
+            out.append(
+                {
+                    "channel": row["channel"]["S"],
+                    "delivered": int(row.get("delivered", {}).get("N", 0)),
+                    "failures": int(row.get("failures", {}).get("N", 0)),
+                    "last_success_at": row.get("last_success_at", {}).get("S"),
+                    "last_error": row.get("last_error", {}).get("S"),
+                    "last_error_at": row.get("last_error_at", {}).get("S"),
+                }
+            )
+        return out
+
+    def get_item_doc(self, pk: str, sk: str) -> dict[str, Any] | None:
+        out = self._ddb.get_item(TableName=self.table, Key={"PK": it.S(pk), "SK": it.S(sk)}, ConsistentRead=True)
+        item = out.get("Item")
+        return it.loads(item["doc"]["S"]) if item else None
+
+    def put_item_doc(self, pk: str, sk: str, document: dict[str, Any]) -> None:
+        self._ddb.put_item(TableName=self.table, Item={"PK": it.S(pk), "SK": it.S(sk), "doc": it.S(it.dumps(document))})
+
+
+def _assemble(customer_id: str, raw: list[dict[str, Any]]) -> LoadedCustomer:
+    profile: CustomerProfile | None = None
+    snapshot: dict[str, Any] = {}
+    version = 0
+    orders: dict[str, StoredOrder] = {}
+    refunds: list[dict[str, Any]] = []
+    engagements: list[StoredEngagement] = []
+    memberships: dict[str, MembershipRecord] = {}
+    for row in raw:
+        sk = row["SK"]["S"]
+        doc = row["doc"]["S"]
+        if sk == it.PROFILE_SK:
+            profile = CustomerProfile.model_validate_json(doc)
+            snapshot = it.loads(row["features"]["S"]) if "features" in row else {}
+            version = int(row["version"]["N"])
+        elif sk.startswith("O#"):
+            data = it.loads(doc)
+            orders[data["order_id"]] = StoredOrder(
+                order_id=data["order_id"],
+                placed_at=data["placed_at"],
+                currency=data.get("currency", "EUR"),
+                total=data["total"],
+                lines=[OrderLine.model_validate(line) for line in data["lines"]],
+            )
+        elif sk.startswith("R#"):
+            refunds.append(it.loads(doc))
+        elif sk.startswith("V#"):
+            engagements.append(StoredEngagement.model_validate_json(doc))
+        elif sk.startswith("M#"):
+            record = MembershipRecord.model_validate_json(doc)
+            memberships[record.segment_id] = record
+    for refund in sorted(refunds, key=lambda r: r["at"]):
+        order = orders.get(refund["order_id"])
+        if order is not None:  # a refund for an order we never saw cannot change features
+            order.refunded = min(order.total, order.refunded + float(refund["amount"]))
+            order.refunded_at = datetime.fromisoformat(refund["at"].replace("Z", "+00:00")).astimezone(UTC)
+    history = CustomerHistory(
+        profile=profile or CustomerProfile(customer_id=customer_id),
+        orders=sorted(orders.values(), key=lambda o: o.placed_at),
+        engagements=sorted(engagements, key=lambda e: e.occurred_at),
+    )
+    return LoadedCustomer(history=history, memberships=memberships, snapshot=snapshot, version=version)
+
+
+def _encode_cursor(key: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> dict[str, Any]:
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, json.JSONDecodeError) as exc:
+        raise ValueError("invalid cursor") from exc
+    if not isinstance(key, dict) or "GSI1PK" not in key:
+        raise ValueError("invalid cursor")
+    return key
+
+
+class DeliveryView:
+    """What a sync task needs to know about one customer at delivery time."""
+
+    __slots__ = ("customer_id", "member", "profile")
+
+    def __init__(self, customer_id: str, member: bool, profile: CustomerProfile | None) -> None:
+        self.customer_id = customer_id
+        self.member = member
+        self.profile = profile
+
+
+def load_delivery_views(store: DynamoStore, segment_id: str, customer_ids: list[str]) -> dict[str, DeliveryView]:
+    """Membership and profile of each customer, read now (BatchGetItem, 100 keys per call)."""
+    keys = []
+    for cid in customer_ids:
+        keys.append({"PK": it.S(it.customer_pk(cid)), "SK": it.S(it.membership_sk(segment_id))})
+        keys.append({"PK": it.S(it.customer_pk(cid)), "SK": it.S(it.PROFILE_SK)})
+    rows: list[dict[str, Any]] = []
+    for start in range(0, len(keys), 100):
+        request: dict[str, Any] = {store.table: {"Keys": keys[start : start + 100], "ConsistentRead": True}}
+        while request:
+            out = store._ddb.batch_get_item(RequestItems=request)
+            rows.extend(out.get("Responses", {}).get(store.table, []))
+            request = out.get("UnprocessedKeys") or {}
+    members: dict[str, bool] = {}
+    profiles: dict[str, CustomerProfile] = {}
+    for row in rows:
+        cid = row["PK"]["S"][2:]
+        if row["SK"]["S"] == it.PROFILE_SK:
+            profiles[cid] = CustomerProfile.model_validate_json(row["doc"]["S"])
+        else:
+            members[cid] = bool(it.loads(row["doc"]["S"]).get("member"))
+    return {cid: DeliveryView(cid, members.get(cid, False), profiles.get(cid)) for cid in customer_ids}
+
+
+def scan_customers(store: DynamoStore) -> list[LoadedCustomer]:
+    """Every customer's partition from one paginated Scan: the straightforward full pass.
+
+    Sized for previews and initial membership of a shop's base; the sharded refresh workers replace it at scale.
+    """
+    partitions: dict[str, list[dict[str, Any]]] = {}
+    kwargs: dict[str, Any] = {
+        "TableName": store.table,
+        "FilterExpression": "begins_with(PK, :c) AND SK < :upper",
+        "ExpressionAttributeValues": {":c": it.S("C#"), ":upper": it.S(it.LOAD_UPPER_BOUND)},
+    }
+    while True:
+        page = store._ddb.scan(**kwargs)
+        for row in page.get("Items", []):
+            partitions.setdefault(row["PK"]["S"], []).append(row)
+        if "LastEvaluatedKey" not in page:
+            break
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    loaded = [_assemble(pk[2:], rows) for pk, rows in partitions.items()]
+    return [c for c in loaded if c.exists]

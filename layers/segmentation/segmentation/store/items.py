@@ -1,0 +1,78 @@
+"""Storage item shapes: key builders and (de)serialisation of documents.
+
+Documents (profiles, orders, snapshots) are stored as compact JSON strings in ``doc``. They are read and
+written whole, never queried by field, and JSON avoids DynamoDB's float-to-Decimal round trips.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any
+
+from segmentation.domain.types import iso
+
+PROFILE_SK = "#P"
+EMAIL_SK = "#E"
+SEGMENTS_PK = "SEGMENTS"
+# Everything of a customer sorts below this key, so one Query loads it; future bulky per-customer items
+# (exports, archives) go above it.
+LOAD_UPPER_BOUND = "~"
+
+
+def customer_pk(customer_id: str) -> str:
+    return f"C#{customer_id}"
+
+
+def email_pk(email: str) -> str:
+    return f"E#{email}"
+
+
+def membership_sk(segment_id: str) -> str:
+    return f"M#{segment_id}"
+
+
+def members_gsi_pk(segment_id: str) -> str:
+    return f"S#{segment_id}"
+
+
+def order_sk(placed_at: datetime, order_id: str) -> str:
+    return f"O#{iso(placed_at)}#{order_id}"
+
+
+def refund_sk(order_id: str, at: datetime) -> str:
+    return f"R#{order_id}#{iso(at)}"
+
+
+def engagement_sk(at: datetime, event_id: str) -> str:
+    return f"V#{iso(at)}#{event_id}"
+
+
+def segment_version_pk(segment_id: str) -> str:
+    return f"SEGV#{segment_id}"
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def dumps(document: Any) -> str:
+    return json.dumps(document, default=_default, separators=(",", ":"), sort_keys=True)
+
+
+def loads(text: str) -> Any:
+    return json.loads(text)
+
+
+def S(value: str) -> dict[str, str]:  # noqa: N802 - mirrors the DynamoDB type letter
+    return {"S": value}
+
+
+def N(value: int | float) -> dict[str, str]:  # noqa: N802
+    return {"N": str(value)}

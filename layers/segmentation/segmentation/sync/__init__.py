@@ -1,0 +1,1 @@
+"""Getting membership changes out: sync tasks, the membership-changed event, channel adapters."""

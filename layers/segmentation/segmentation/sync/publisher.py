@@ -1,0 +1,95 @@
+"""Publishes membership changes: sync tasks to SQS and ``SegmentMembershipChanged`` to EventBridge."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+from segmentation.domain.types import iso
+from segmentation.observability import logger
+from segmentation.segments.models import MembershipChange
+from segmentation.segments.registry import ActiveSegment
+from segmentation.store.clients import client
+from segmentation.sync.tasks import MAX_CUSTOMERS_PER_TASK, SyncTask
+
+EVENT_SOURCE = "segmentation"
+MEMBERSHIP_CHANGED = "SegmentMembershipChanged"
+
+
+def build_tasks(
+    changes: list[MembershipChange], segments: dict[str, ActiveSegment], reason: str, now: datetime
+) -> list[SyncTask]:
+    """One task per (segment, destination), at most ``MAX_CUSTOMERS_PER_TASK`` customers each."""
+    by_segment: dict[str, list[str]] = defaultdict(list)
+    for change in changes:
+        by_segment[change.segment_id].append(change.customer_id)
+    tasks: list[SyncTask] = []
+    for segment_id, customer_ids in by_segment.items():
+        segment = segments.get(segment_id)
+        if segment is None:
+            continue
+        unique = sorted(set(customer_ids))
+        for destination in segment.definition.destinations:
+            for start in range(0, len(unique), MAX_CUSTOMERS_PER_TASK):
+                tasks.append(
+                    SyncTask(
+                        segment_id=segment_id,
+                        channel=destination.channel,
+                        list_name=destination.list_name,
+                        purpose=destination.purpose,
+                        customer_ids=unique[start : start + MAX_CUSTOMERS_PER_TASK],
+                        reason=reason,
+                        created_at=now,
+                    )
+                )
+    return tasks
+
+
+def membership_event(change: MembershipChange, bus: str) -> dict[str, Any]:
+    # Ids only: downstream consumers look people up themselves; events never carry personal data.
+    detail = {
+        "segment_id": change.segment_id,
+        "segment_version": change.segment_version,
+        "customer_id": change.customer_id,
+        "change": "entered" if change.entered else "exited",
+        "at": iso(change.at),
+    }
+    return {"Source": EVENT_SOURCE, "DetailType": MEMBERSHIP_CHANGED, "Detail": json.dumps(detail), "EventBusName": bus}
+
+
+class AwsPublisher:
+    """SQS ``SendMessageBatch`` and EventBridge ``PutEvents``, ten entries per call (their limits)."""
+
+    def __init__(self, queue_url: str, bus_name: str) -> None:
+        self.queue_url = queue_url
+        self.bus_name = bus_name
+
+    def publish(self, changes: list[MembershipChange], segments: dict[str, ActiveSegment], reason: str) -> None:
+        now = datetime.now(UTC)
+        tasks = build_tasks(changes, segments, reason, now)
+        for start in range(0, len(tasks), 10):
+            chunk = tasks[start : start + 10]
+            entries = [{"Id": str(i), "MessageBody": t.model_dump_json()} for i, t in enumerate(chunk)]
+            out = client("sqs").send_message_batch(QueueUrl=self.queue_url, Entries=entries)
+            if out.get("Failed"):
+                raise RuntimeError(f"{len(out['Failed'])} sync tasks were not enqueued")
+        events = [membership_event(c, self.bus_name) for c in changes]
+        for start in range(0, len(events), 10):
+            out = client("events").put_events(Entries=events[start : start + 10])
+            if out.get("FailedEntryCount"):
+                raise RuntimeError(f"{out['FailedEntryCount']} membership events were not published")
+        logger.info("membership changes published", extra={"tasks": len(tasks), "events": len(events)})
+
+
+class MemoryPublisher:
+    """Collects what would be published; for tests and in-process previews."""
+
+    def __init__(self) -> None:
+        self.changes: list[MembershipChange] = []
+        self.tasks: list[SyncTask] = []
+
+    def publish(self, changes: list[MembershipChange], segments: dict[str, ActiveSegment], reason: str) -> None:
+        self.changes.extend(changes)
+        self.tasks.extend(build_tasks(changes, segments, reason, datetime.now(UTC)))

@@ -1,0 +1,41 @@
+"""Builds the services from settings, once per container (lazily: nothing touches AWS at import)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from segmentation.segments.realtime import MembershipEngine
+from segmentation.segments.registry import SegmentRegistry
+from segmentation.segments.service import SegmentService
+from segmentation.settings import Settings, get_settings
+from segmentation.store.dynamo import DynamoStore
+from segmentation.sync.publisher import AwsPublisher
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    store: DynamoStore
+    registry: SegmentRegistry
+    engine: MembershipEngine
+    segments: SegmentService
+
+
+@cache
+def services() -> Services:
+    settings = get_settings()
+    store = DynamoStore(settings.table_name)
+    registry = SegmentRegistry(store, ttl_seconds=settings.segment_cache_seconds)
+    publisher = AwsPublisher(settings.sync_queue_url, settings.event_bus_name)
+    engine = MembershipEngine(store, registry, publisher, settings.tz)
+    return Services(settings, store, registry, engine, SegmentService(store, registry, publisher, settings.tz))
+
+
+def reset() -> None:
+    """Forget settings, clients and services (tests point them at a fresh moto)."""
+    from segmentation.store.clients import reset as reset_clients
+
+    services.cache_clear()
+    get_settings.cache_clear()
+    reset_clients()

@@ -1,0 +1,220 @@
+"""`make demo`: a synthetic aromatherapy shop, end to end on the local runtime.
+
+1. local AWS (moto) with every resource of template.yaml, and a local signed-webhook receiver;
+2. the built-in segment templates created through the API;
+3. two years of shop history replayed through the real customer-events handler (queue batches grouped by
+   customer, as SQS would deliver them), then the last days live: EventBridge -> rule -> queue -> handler;
+4. sync tasks delivered by the real channel-sync handler to the webhook;
+5. a summary: segment sizes, members with the reasons they are in, what the webhook received.
+
+The clock is pinned to the end of the synthetic history so every run prints the same numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from local_runtime.cli import Command, add_stack_arguments, local_stack, parse_overrides
+from local_runtime.router import Router
+from local_runtime.shop import Shop, generate_shop
+from local_runtime.webhook_receiver import WebhookReceiver
+
+LIVE_DAYS = 3
+BACKFILL_BATCH = 100
+# Channels the demo syncs: list name at the destination per built-in segment.
+SYNCED = {"dormant_90": "win-back", "high_value": "vip", "lavender_lovers": "lavender-newsletter"}
+
+
+def sqs_batch(events: list[dict[str, Any]], start: int) -> dict[str, Any]:
+    """A queue batch shaped as Lambda receives it from SQS."""
+    return {
+        "Records": [
+            {
+                "messageId": f"backfill-{start + i}",
+                "receiptHandle": f"backfill-{start + i}",
+                "body": json.dumps(event),
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:CustomerEventsQueue",
+                "awsRegion": "eu-west-1",
+            }
+            for i, event in enumerate(events)
+        ]
+    }
+
+
+def customer_batches(events: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    """Batches holding whole customers' histories, as a busy queue with a batching window delivers them."""
+    by_customer: dict[str, list[dict[str, Any]]] = {}
+    for event in events:
+        by_customer.setdefault(event["detail"]["customer_id"], []).append(event)
+    batch: list[dict[str, Any]] = []
+    for history in by_customer.values():
+        if batch and len(batch) + len(history) > size:
+            yield batch
+            batch = []
+        batch.extend(history)
+    if batch:
+        yield batch
+
+
+def replay_backfill(router: Router, events: list[dict[str, Any]], log: Any) -> None:
+    started, sent = time.perf_counter(), 0
+    for batch in customer_batches(events, BACKFILL_BATCH):
+        result = router.invoke("CustomerEventsFunction", sqs_batch(batch, sent))
+        if result["batchItemFailures"]:
+            raise RuntimeError(f"backfill batch failed: {result['batchItemFailures'][:3]}")
+        sent += len(batch)
+        if sent % 10_000 < len(batch):
+            log(f"  {sent:>6} / {len(events)} events ({time.perf_counter() - started:.0f} s)")
+    log(f"  {sent} events in {time.perf_counter() - started:.0f} s")
+
+
+def publish_live(router: Router, events: list[dict[str, Any]], bus: str) -> None:
+    client = router.env.client("events")
+    for start in range(0, len(events), 10):
+        entries = [
+            {
+                "Source": e["source"],
+                "DetailType": e["detail-type"],
+                "Detail": json.dumps(e["detail"]),
+                "EventBusName": bus,
+            }
+            for e in events[start : start + 10]
+        ]
+        out = client.put_events(Entries=entries)
+        if out.get("FailedEntryCount"):
+            raise RuntimeError("EventBridge rejected demo events")
+
+
+def render(node: dict[str, Any], indent: str = "      ") -> list[str]:
+    """An explanation tree as indented lines: verdict, condition and the value behind it."""
+    mark = "yes" if node["verdict"] else "no "
+    for kind in ("all", "any"):
+        if kind in node:
+            lines = [f"{indent}{mark} {kind} of:"]
+            for child in node[kind]:
+                lines += render(child, indent + "    ")
+            return lines
+    if "not" in node:
+        return [f"{indent}{mark} not:", *render(node["not"], indent + "    ")]
+    condition = {k: v for k, v in node.get("condition", {}).items() if k != "where"}
+    return [f"{indent}{mark} {json.dumps(condition)}  -> actual {json.dumps(node.get('actual'))}"]
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    log = print
+    customers = args.customers
+    log(f"generating a synthetic aromatherapy shop ({customers} customers, seed {args.seed}) ...")
+    shop: Shop = generate_shop(seed=args.seed, customers=customers)
+    events = list(shop.events())
+    end = max(datetime.fromisoformat(e["time"].replace("Z", "+00:00")) for e in events)
+    os.environ["SEGMENTATION_FROZEN_NOW"] = end.isoformat()
+    counts = Counter(e["detail-type"] for e in events)
+    log(
+        f"  {len(shop.customers)} customers, {counts['OrderCompleted']} orders, {counts['OrderRefunded']} refunds, "
+        f"{counts['EngagementRecorded']} engagement events; clock pinned at {end.isoformat()}"
+    )
+
+    receiver = WebhookReceiver().start()
+    overrides = {"WebhookUrl": receiver.url, **parse_overrides(args.parameter_overrides)}
+    args.parameter_overrides = [f"{k}={v}" for k, v in overrides.items()]
+    with local_stack(args) as (aws, env):
+        from segmentation.observability import logger
+
+        logger.setLevel("WARNING")  # the summary below is the demo's output; handler logs stay in JSON
+        receiver.secret = env.client("secretsmanager").get_secret_value(SecretId=env.physical_ids["WebhookSecret"])[
+            "SecretString"
+        ]
+        router = Router(env)
+        headers = {"x-api-key": router.api_key}
+        log(f"local AWS at {aws.endpoint_url}; resources created from template.yaml: {len(env.physical_ids)}")
+
+        log("creating the built-in segments through the API ...")
+        templates = router.api("GET", "/segment-templates", headers=headers)[2]["templates"]
+        for template in templates:
+            tid = template["template_id"]
+            body = {"destinations": [{"channel": "webhook", "list_name": SYNCED[tid]}]} if tid in SYNCED else None
+            status, _, _ = router.api("POST", f"/segment-templates/{tid}/segments", body=body, headers=headers)
+            if status != 201:
+                raise RuntimeError(f"could not create segment {tid}: {status}")
+        log(f"  {len(templates)} segments: {', '.join(t['template_id'] for t in templates)}")
+
+        cutoff = end - timedelta(days=LIVE_DAYS)
+        history = [e for e in events if e["time"] < cutoff.isoformat().replace("+00:00", "Z")]
+        live = events[len(history) :]
+        log(f"replaying {len(history)} historical events through CustomerEventsFunction ...")
+        replay_backfill(router, history, log)
+
+        log(f"publishing the last {LIVE_DAYS} days live to EventBridge ({len(live)} events) ...")
+        publish_live(router, live, env.physical_ids["SegmentationBus"])
+        bad = {
+            "Source": "shop",
+            "DetailType": "OrderCompleted",
+            "EventBusName": env.physical_ids["SegmentationBus"],
+            "Detail": json.dumps({"order_id": "o-broken", "customer_id": "c000001", "total": -1}),
+        }
+        env.client("events").put_events(Entries=[bad])
+        stats = router.drain(max_rounds=10_000)
+        log(f"  delivered: {dict(stats.invocations_by_function)}; errors: {len(stats.errors)}")
+
+        summarize(router, headers, receiver, env)
+    receiver.stop()
+    return 0
+
+
+def summarize(router: Router, headers: dict[str, str], receiver: WebhookReceiver, env: Any) -> None:
+    log = print
+    segments = router.api("GET", "/segments", headers=headers)[2]["segments"]
+    log("\nsegment sizes")
+    samples: dict[str, list[str]] = {}
+    for segment in segments:
+        sid = segment["segment_id"]
+        size = router.api("GET", f"/segments/{sid}", headers=headers)[2]["member_count"]
+        samples[sid] = router.api("GET", f"/segments/{sid}/members", headers=headers, query={"limit": "2"})[2][
+            "members"
+        ]
+        log(f"  {segment['name']:<28} {size:>6}   {sid}")
+
+    log("\nwhy they are in (explanations evaluated now)")
+    for sid in ("dormant_90", "high_value", "lavender_lovers", "high_engagement"):
+        for cid in samples.get(sid, [])[:1]:
+            why = router.api("GET", f"/customers/{cid}/segments/{sid}/why", headers=headers)[2]
+            log(f"  {cid} in {sid}:")
+            for line in render(why["explanation"]):
+                log(line)
+
+    log("\nsync")
+    for sid, list_name in SYNCED.items():
+        state = router.api("GET", f"/segments/{sid}/sync", headers=headers)[2]["channels"]
+        delivered = sum(c["delivered"] for c in state)
+        log(
+            f"  {sid:<18} -> webhook list {list_name!r}: {len(receiver.members[list_name])} members held, "
+            f"{delivered} contacts delivered"
+        )
+    log(f"  webhook deliveries: {len(receiver.deliveries)}, rejected signatures: {receiver.rejected}")
+    dlq = env.physical_ids["CustomerEventsDLQ"]
+    attrs = (
+        env.client("sqs")
+        .receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=0)
+        .get("Messages", [])
+    )
+    for message in attrs:
+        log(f"  dead-lettered event, reason: {message['MessageAttributes']['reason']['StringValue']}")
+
+
+def _configure(parser: argparse.ArgumentParser) -> None:
+    add_stack_arguments(parser)
+    parser.add_argument("--customers", type=int, default=5000, help="size of the synthetic shop (default 5000)")
+    parser.add_argument("--seed", type=int, default=7, help="random seed of the synthetic shop")
+
+
+COMMAND = Command(help="run the synthetic shop end to end on the local runtime", configure=_configure, run=run_demo)
