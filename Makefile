@@ -31,8 +31,9 @@ $(STAMP): pyproject.toml layers/segmentation/requirements.txt
 
 venv: $(STAMP)
 
+CUSTOMERS ?= 5000
 demo: venv
-	$(BIN)/python -m local_runtime demo
+	$(BIN)/python -m local_runtime demo --customers $(CUSTOMERS)
 
 serve: venv
 	$(BIN)/python -m local_runtime serve --port 3000

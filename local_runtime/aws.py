@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
+from local_runtime import moto_speedups
 from local_runtime.template import DEFAULT_ACCOUNT_ID, DEFAULT_REGION
 
 LOCALHOST = "127.0.0.1"
@@ -66,6 +67,7 @@ class LocalAws:
     def start(self) -> LocalAws:
         if self._server is not None:
             return self
+        moto_speedups.apply()
         # Port 0 lets the OS pick a free port atomically; the server reports which one it got.
         server = ThreadedMotoServer(ip_address=self.host, port=self.port or 0, verbose=False)
         # The server logs every request through the "werkzeug" logger; that is noise in a demo or test run.

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
 from local_runtime import LocalAws, LocalEnvironment, Router, create_resources, load_template
 
 
@@ -16,18 +17,25 @@ def moto_server() -> Iterator[LocalAws]:
         yield local
 
 
+def fresh_stack(moto_server: LocalAws, parameters: dict[str, str] | None = None) -> Router:
+    """Empty the account, create the template's resources again, forget every cached client and definition."""
+    from segmentation import wiring
+
+    moto_server.reset()
+    wiring.reset()
+    env = create_resources(load_template(), endpoint_url=moto_server.endpoint_url, parameters=parameters)
+    return Router(env, api_key="test-key")
+
+
 @pytest.fixture
 def stack(moto_server: LocalAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Router]:
     """An empty account with the template's resources, and a router over the real handlers."""
     from segmentation import wiring
 
-    moto_server.reset()
     for name, value in moto_server.environment().items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("SEGMENTATION_FROZEN_NOW", "2026-11-20T12:00:00Z")
-    wiring.reset()  # cached settings, clients and segment definitions belong to the previous test
-    env = create_resources(load_template(), endpoint_url=moto_server.endpoint_url)
-    yield Router(env, api_key="test-key")
+    yield fresh_stack(moto_server)
     wiring.reset()
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 import pytest
+
 from local_runtime import LocalAws, LocalEnvironment, Router, create_resources, load_template
 
 QUEUE_HANDLER = """

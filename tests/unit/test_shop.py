@@ -9,6 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from pydantic import TypeAdapter
+
 from local_runtime.shop import (
     CATALOGUE,
     CATEGORIES,
@@ -19,8 +21,6 @@ from local_runtime.shop import (
     generate_histories,
     generate_shop,
 )
-from pydantic import TypeAdapter
-
 from segmentation.domain.models import (
     ConsentChannel,
     ConsentStatus,

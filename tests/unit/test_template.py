@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from local_runtime.template import (
     DEFAULT_TEMPLATE_PATH,
     Resolver,

@@ -353,3 +353,22 @@ def test_groups_of_any_size(size: int) -> None:
     assert holds({"all": conditions}, {"total_spent": size - 2}) is False
     assert holds({"any": conditions}, {"total_spent": 0}) is True
     assert holds({"any": conditions}, {"total_spent": -1}) is False
+
+
+# -- numbers read back from DynamoDB -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("op", "value", "expected"),
+    [("eq", 0.1, True), ("gte", 0.1, True), ("lt", 0.1, False), ("in", [0.1], True), ("between", [0.1, 0.2], True)],
+)
+def test_decimals_compare_as_the_floats_other_evaluators_see(op: str, value: Any, expected: bool) -> None:
+    # Compared exactly, Decimal("0.1") is less than the float 0.1.
+    assert holds(leaf("category_share.candles", op, value), {"category_share.candles": Decimal("0.1")}) is expected
+
+
+def test_aggregates_mix_decimals_and_floats() -> None:
+    from rule_helpers import orders
+
+    history = orders((NOW - timedelta(days=1), {"total": Decimal("0.1")}), (NOW - timedelta(days=2), {"total": 0.2}))
+    assert holds({"event": "order_completed", "sum": "total", "op": "gt", "value": 0.29}, {}, history) is True

@@ -11,6 +11,7 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -41,7 +42,7 @@ days = st.integers(-6, 6)
 _EDGES = sorted(
     {
         edge + timedelta(microseconds=nudge)
-        for zone in (LONDON, NEW_YORK, UTC)
+        for zone in (LONDON, NEW_YORK, ZoneInfo("UTC"))
         for n in range(8)
         for edge in (
             window_start(NOW, n, zone),
@@ -93,7 +94,7 @@ def operands(draw: st.DrawFn, kind: AttrType, op: str) -> Any:
     if op in ("in", "not_in"):
         return draw(st.lists(element, min_size=1, max_size=3))
     if op in ("gt", "gte", "lt", "lte", "between"):
-        ordered = numbers if kind in (AttrType.NUMBER, AttrType.ANY) else date_texts
+        ordered: st.SearchStrategy[Any] = numbers if kind in (AttrType.NUMBER, AttrType.ANY) else date_texts
         if kind is AttrType.ANY:
             ordered = draw(st.sampled_from([numbers, date_texts]))
         if op == "between":
@@ -177,7 +178,7 @@ def customers(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, list[EventFact
     return attributes, {"order_completed": facts} if facts else {}
 
 
-zones = st.sampled_from([LONDON, NEW_YORK, UTC])
+zones = st.sampled_from([LONDON, NEW_YORK, ZoneInfo("UTC")])
 
 
 # -- a reference interpreter, written from the contract ------------------------------------------------------
@@ -229,7 +230,8 @@ def reference(node: dict[str, Any], attributes: dict[str, Any], events: dict[str
 
 
 def _reference_leaf(node: dict[str, Any], attributes: dict[str, Any], now: datetime, tz: Any, kind: AttrType) -> bool:
-    name, op, operand = node["attr"], node["op"], node.get("value")
+    name, op = node["attr"], node["op"]
+    operand: Any = node.get("value")
     stored = attributes.get(name)
     if op == "exists":
         return stored is not None
@@ -344,7 +346,8 @@ def _compare(value: Any, op: str, operand: Any) -> bool:
 
 def _boundaries(node: dict[str, Any], tz: Any) -> list[Any]:
     """Stored values right at, and a hair either side of, where ``node`` changes its verdict."""
-    op, operand, kind = node["op"], node.get("value"), ATTRS[node["attr"]]
+    op, kind = node["op"], ATTRS[node["attr"]]
+    operand: Any = node.get("value")
     if op in ("exists", "not_exists"):
         return []
     edges: list[Any] = []

@@ -323,3 +323,25 @@ def test_issue_renders_with_its_suggestions() -> None:
         "suggestions": ["country"],
         "code": "unknown_attribute",
     }
+
+
+@pytest.mark.parametrize(
+    "tree",
+    [
+        leaf("last_order_at", "within_last_days", 36_501),
+        {"event": "order_completed", "within_last_days": 10**9},
+        leaf("last_order_at", "before", "0001-01-01"),
+        leaf("last_order_at", "after", "9999-12-31T23:59:59Z"),
+    ],
+)
+def test_out_of_range_times_are_rejected(tree: Any) -> None:
+    assert only(tree).code == "bad_value"
+
+
+@pytest.mark.parametrize(("spelling", "meant"), [("equals", "eq"), (">=", "gte"), ("!=", "neq"), ("is_set", "exists")])
+def test_operator_spellings_from_other_tools_are_translated(spelling: str, meant: str) -> None:
+    assert only(leaf("total_spent", spelling, 5)).suggestions == [meant]
+
+
+def test_odd_unknown_keys_use_the_bracket_path() -> None:
+    assert only({"attr": "city", "op": "exists", "my key": 1}).path == '$["my key"]'

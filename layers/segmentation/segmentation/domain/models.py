@@ -108,20 +108,37 @@ class CustomerProfile(BaseModel):
     consent: dict[ConsentChannel, ConsentState] = Field(default_factory=dict)
     registered_at: datetime | None = None
     updated_at: datetime | None = None
+    field_times: dict[str, datetime] = Field(default_factory=dict, description="When each field was last set.")
 
-    def apply(self, change: CustomerUpsert) -> CustomerProfile:
-        """The profile after ``change``; fields the change did not mention are kept."""
+    def apply(self, change: CustomerUpsert, at: datetime) -> CustomerProfile:
+        """The profile after ``change`` made at ``at``; fields it did not mention are kept.
+
+        Each field remembers when it was last set, and a change older than that loses for that field: a late
+        or redelivered update never overwrites newer data.
+        """
         data = self.model_dump()
+        times = dict(self.field_times)
+
+        def newer(field: str) -> bool:
+            if field in times and times[field] > at:
+                return False
+            times[field] = at
+            return True
+
         for name in change.model_fields_set - {"occurred_at", "custom", "consent"}:
-            data[name] = getattr(change, name)
+            if newer(name):
+                data[name] = getattr(change, name)
         if "custom" in change.model_fields_set and change.custom is not None:
             custom = dict(self.custom)
             for key, value in change.custom.items():
+                if not newer(f"custom.{key}"):
+                    continue
                 if value is None:
                     custom.pop(key, None)
                 else:
                     custom[key] = value
             data["custom"] = custom
+        data["field_times"] = times
         for list_field in ("preferred_scents", "preferred_categories", "tags"):
             if data[list_field] is None:
                 data[list_field] = []

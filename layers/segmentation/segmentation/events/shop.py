@@ -71,6 +71,9 @@ def to_fact(event: ShopEvent) -> tuple[str, object]:
             case "CustomerRegistered" | "CustomerUpdated":
                 profile = ProfileDetail.model_validate(detail)
                 change = CustomerUpsert.model_validate(profile.model_dump(exclude={"customer_id"}, exclude_unset=True))
+                if change.occurred_at is None:
+                    # Without its own timestamp, a change is as old as the event that carried it.
+                    change.occurred_at = change.registered_at or event.time
                 return profile.customer_id, change
             case "OrderCompleted":
                 order = OrderCompleted.model_validate(detail)

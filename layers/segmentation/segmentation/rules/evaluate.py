@@ -218,37 +218,51 @@ def compile_leaf(leaf: AttrLeaf) -> Compiled:
     return _static(_number_leaf(name, op, operand))
 
 
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": operator.eq,
+    "neq": operator.ne,
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "lt": operator.lt,
+    "lte": operator.le,
+}
+
+
 def _number_leaf(name: str, op: str, t: Any) -> Pred:
-    # Each test is "an int or float that passes, or a Decimal whose float value passes"; the Decimal branch
-    # costs one class check, and only when the fast branch fails.
-    num, dec = _NUMBERS, Decimal
-    if op == "eq":
-        return lambda a, e: (v := a.get(name)).__class__ in num and v == t or v.__class__ is dec and float(v) == t
-    if op == "neq":
-        return lambda a, e: (v := a.get(name)).__class__ in num and v != t or v.__class__ is dec and float(v) != t
-    if op == "gt":
-        return lambda a, e: (v := a.get(name)).__class__ in num and v > t or v.__class__ is dec and float(v) > t
-    if op == "gte":
-        return lambda a, e: (v := a.get(name)).__class__ in num and v >= t or v.__class__ is dec and float(v) >= t
-    if op == "lt":
-        return lambda a, e: (v := a.get(name)).__class__ in num and v < t or v.__class__ is dec and float(v) < t
-    if op == "lte":
-        return lambda a, e: (v := a.get(name)).__class__ in num and v <= t or v.__class__ is dec and float(v) <= t
+    dec = Decimal
+    if op in _COMPARE:
+        compare = _COMPARE[op]
+
+        def leaf(a: Attributes, e: Events) -> bool:
+            v: Any = a.get(name)
+            kind = v.__class__
+            if kind is float or kind is int:
+                return compare(v, t)
+            return kind is dec and compare(float(v), t)
+
+        return leaf
     if op == "between":
         lo, hi = t
-        return lambda a, e: (v := a.get(name)).__class__ in num and lo <= v <= hi or (
-            v.__class__ is dec and lo <= float(v) <= hi
-        )
+
+        def between(a: Attributes, e: Events) -> bool:
+            v: Any = a.get(name)
+            kind = v.__class__
+            if kind is float or kind is int:
+                return bool(lo <= v <= hi)
+            return kind is dec and lo <= float(v) <= hi
+
+        return between
     members = frozenset(t)
-    if op == "in":
-        return lambda a, e: (v := a.get(name)).__class__ in num and v in members or (
-            v.__class__ is dec and float(v) in members
-        )
-    if op == "not_in":
-        return lambda a, e: (v := a.get(name)).__class__ in num and v not in members or (
-            v.__class__ is dec and float(v) not in members
-        )
-    raise ValueError(f"operator {op!r} does not apply to numbers")
+    positive = op == "in"
+
+    def member(a: Attributes, e: Events) -> bool:
+        v: Any = a.get(name)
+        kind = v.__class__
+        if kind is float or kind is int:
+            return (v in members) is positive
+        return kind is dec and (float(v) in members) is positive
+
+    return member
 
 
 def _string_leaf(name: str, op: str, t: Any) -> Pred:
@@ -387,20 +401,10 @@ def _time_range(name: str, lo: datetime, hi: datetime, tz: tzinfo) -> Pred:
     return leaf
 
 
-_TIME_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "eq": operator.eq,
-    "neq": operator.ne,
-    "gt": operator.gt,
-    "gte": operator.ge,
-    "lt": operator.lt,
-    "lte": operator.le,
-}
-
-
 def _time_compare(name: str, op: str, t: datetime, tz: tzinfo) -> Pred:
     exact = datetime
     convert = runtime_instant
-    compare = _TIME_COMPARE[op]
+    compare = _COMPARE[op]
 
     def leaf(a: Attributes, e: Events) -> bool:
         v = a.get(name)

@@ -67,6 +67,40 @@ OPS_BY_TYPE: dict[AttrType, frozenset[str]] = {
 }
 """Which operators apply to an attribute of each catalogue type."""
 
+# Spellings from other tools (SQL, spreadsheets, other segment builders) and what they are called here.
+_OP_SYNONYMS = {
+    "=": "eq",
+    "==": "eq",
+    "equals": "eq",
+    "equal": "eq",
+    "is": "eq",
+    "!=": "neq",
+    "<>": "neq",
+    "ne": "neq",
+    "not_eq": "neq",
+    "not_equals": "neq",
+    ">": "gt",
+    ">=": "gte",
+    "ge": "gte",
+    "<": "lt",
+    "<=": "lte",
+    "le": "lte",
+    "one_of": "in",
+    "any_of": "in",
+    "none_of": "not_in",
+    "includes": "contains",
+    "has": "contains",
+    "excludes": "not_contains",
+    "startswith": "starts_with",
+    "begins_with": "starts_with",
+    "is_set": "exists",
+    "present": "exists",
+    "is_not_set": "not_exists",
+    "missing": "not_exists",
+    "in_last_days": "within_last_days",
+    "older_than_days": "more_than_days_ago",
+}
+
 # What an author most likely meant when an operator does not fit the attribute's type.
 _ALTERNATIVES: dict[tuple[AttrType, str], list[str]] = {
     (AttrType.STRING_LIST, "eq"): ["contains", "in"],
@@ -112,7 +146,7 @@ _TIME_WORDS = "a date like 2026-01-31 or a date-time with an offset like 2026-01
 
 
 class _Invalid:
-    """Marks an operand that failed validation (``None`` is not free: it is never a valid operand either)."""
+    """Marks an operand that failed validation (``None`` already means "no operand", for ``exists``)."""
 
 
 _INVALID = _Invalid()
@@ -216,12 +250,15 @@ def parse_time(value: Any) -> date | datetime | None:
         return None
     try:
         if _DATE_RE.match(value):
-            return date.fromisoformat(value)
-        if _DATETIME_RE.match(value):
-            return datetime.fromisoformat(value)
+            parsed: date = date.fromisoformat(value)
+        elif _DATETIME_RE.match(value):
+            parsed = datetime.fromisoformat(value)
+        else:
+            return None
     except ValueError:
         return None
-    return None
+    # Years 1 and 9999 overflow once shifted into a time zone; no shop has customers there.
+    return parsed if 1 < parsed.year < 9999 else None
 
 
 def _time_bounds(value: date | datetime) -> tuple[datetime, datetime]:
@@ -291,7 +328,7 @@ class _Parser:
         for key in raw:
             if key not in allowed:
                 self.issue(
-                    f"{path}.{key}",
+                    _key_path(path, key),
                     f"unknown key {_render(key)}; allowed here: {', '.join(allowed)}",
                     _close(key, allowed),
                     code="unknown_key",
@@ -390,7 +427,9 @@ class _Parser:
         op = raw["op"]
         if not isinstance(op, str) or op not in OPERATORS:
             allowed = sorted(OPS_BY_TYPE[attr_type]) if attr_type is not None else list(OPERATORS)
-            self.issue(f"{path}.op", f"unknown operator {_render(op)}", _close(op, allowed), code="unknown_operator")
+            synonym = _OP_SYNONYMS.get(op.strip().lower()) if isinstance(op, str) else None
+            guesses = [synonym] if synonym else _close(op, allowed)
+            self.issue(f"{path}.op", f"unknown operator {_render(op)}", guesses, code="unknown_operator")
             return None
         if attr_type is not None and op not in OPS_BY_TYPE[attr_type]:
             allowed = [o for o in OPERATORS if o in OPS_BY_TYPE[attr_type]]
@@ -421,10 +460,11 @@ class _Parser:
         """Check ``value`` against the operator and the attribute type; return it converted, or _INVALID."""
         subject = f"{_render(name)} is {_TYPE_WORDS[attr_type]}, so '{op}'"
         if op in RELATIVE_TIME_OPS:
-            if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_DAYS:
                 return value
             hint = [value.strip()] if isinstance(value, str) and value.strip().isdigit() else []
-            self.issue(path, f"'{op}' needs a whole number of days (0 or more), {_got(value)}", hint, code="bad_value")
+            message = f"'{op}' needs a whole number of days from 0 to {MAX_DAYS}, {_got(value)}"
+            self.issue(path, message, hint, code="bad_value")
             return _INVALID
         if op in ("before", "after"):
             return self.scalar(value, path, "time", f"'{op}'")
@@ -545,13 +585,13 @@ class _Parser:
         days: int | None = None
         if "within_last_days" in raw:
             value = raw["within_last_days"]
-            if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+            if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_DAYS:
                 days = value
                 condition["within_last_days"] = value
             else:
                 self.issue(
                     f"{path}.within_last_days",
-                    f"'within_last_days' needs a whole number of days (1 or more), {_got(value)}",
+                    f"'within_last_days' needs a whole number of days from 1 to {MAX_DAYS}, {_got(value)}",
                     _number_hint(value),
                     code="bad_value",
                 )
@@ -723,6 +763,15 @@ class _Parser:
         # Parsed once per id: a segment reached along several paths (a diamond) costs one parse.
         self.shared.segments[segment_id] = result
         return result
+
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _key_path(path: str, key: Any) -> str:
+    # Keys that are not plain identifiers use the bracket form, so the path stays unambiguous.
+    text = str(key)
+    return f"{path}.{text}" if _IDENTIFIER.match(text) else f"{path}[{json.dumps(text)}]"
 
 
 def _element_kind(attr_type: AttrType) -> str:

@@ -130,7 +130,7 @@ class MembershipEngine:
         at = change.occurred_at or now
 
         def mutate(profile: CustomerProfile) -> CustomerProfile:
-            updated = profile.apply(change)
+            updated = profile.apply(change, at)
             if change.consent:
                 updated = apply_consent(updated, change.consent, "registration", at)
             if updated.registered_at is None:

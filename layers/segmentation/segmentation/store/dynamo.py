@@ -24,6 +24,7 @@ from segmentation.store.clients import client
 from segmentation.store.errors import ConcurrentUpdate, Conflict, NotFound
 
 ENGAGEMENT_RETENTION = timedelta(days=800)
+EMAIL_CLAIM_GRACE = timedelta(minutes=15)
 HISTORY_LIMIT = 100  # transitions kept per membership; every transition is also an EventBridge event
 
 
@@ -183,34 +184,64 @@ class DynamoStore:
         return new_version
 
     def claim_email(self, email: str, customer_id: str, previous_email: str | None) -> None:
-        """Point ``email`` at ``customer_id``; Conflict if another customer holds it."""
-        actions: list[dict[str, Any]] = [
-            {
-                "Put": {
-                    "TableName": self.table,
-                    "Item": {"PK": it.S(it.email_pk(email)), "SK": it.S(it.EMAIL_SK), "customer_id": it.S(customer_id)},
-                    "ConditionExpression": "attribute_not_exists(PK) OR customer_id = :me",
-                    "ExpressionAttributeValues": {":me": it.S(customer_id)},
-                }
-            }
-        ]
-        if previous_email and previous_email != email:
-            actions.append(
-                {
-                    "Delete": {
-                        "TableName": self.table,
-                        "Key": {"PK": it.S(it.email_pk(previous_email)), "SK": it.S(it.EMAIL_SK)},
-                        "ConditionExpression": "attribute_not_exists(PK) OR customer_id = :me",
-                        "ExpressionAttributeValues": {":me": it.S(customer_id)},
-                    }
-                }
-            )
+        """Point ``email`` at ``customer_id``; Conflict if another customer holds it.
+
+        Two conditional writes rather than a transaction: if the release of the old address is lost, the
+        stale pointer is harmless (lookups check the profile's current email) and is reclaimed on reuse.
+        """
+        now = datetime.now(UTC)
+        item = {
+            "PK": it.S(it.email_pk(email)),
+            "SK": it.S(it.EMAIL_SK),
+            "customer_id": it.S(customer_id),
+            "claimed_at": it.N(int(now.timestamp())),
+        }
         try:
-            self._ddb.transact_write_items(TransactItems=actions)
+            self._ddb.put_item(
+                TableName=self.table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(PK) OR customer_id = :me",
+                ExpressionAttributeValues={":me": it.S(customer_id)},
+            )
         except ClientError as exc:
-            if _conditional_failed(exc):
+            if not _conditional_failed(exc):
+                raise
+            holder = self.find_by_email(email)
+            # A claim younger than the grace period may belong to an update still in flight.
+            settled = it.N(int((now - EMAIL_CLAIM_GRACE).timestamp()))
+            if holder is None or self._current_email(holder) == email:
                 raise Conflict("email is already used by another customer") from exc
-            raise
+            try:  # a stale pointer left by an interrupted email change: take it over
+                self._ddb.put_item(
+                    TableName=self.table,
+                    Item=item,
+                    ConditionExpression="customer_id = :holder AND claimed_at < :settled",
+                    ExpressionAttributeValues={":holder": it.S(holder), ":settled": settled},
+                )
+            except ClientError as retry_exc:
+                if _conditional_failed(retry_exc):
+                    raise Conflict("email is already used by another customer") from retry_exc
+                raise
+        if previous_email and previous_email != email:
+            try:
+                self._ddb.delete_item(
+                    TableName=self.table,
+                    Key={"PK": it.S(it.email_pk(previous_email)), "SK": it.S(it.EMAIL_SK)},
+                    ConditionExpression="customer_id = :me",
+                    ExpressionAttributeValues={":me": it.S(customer_id)},
+                )
+            except ClientError as exc:
+                if not _conditional_failed(exc):
+                    raise
+
+    def _current_email(self, customer_id: str) -> str | None:
+        out = self._ddb.get_item(
+            TableName=self.table,
+            Key={"PK": it.S(it.customer_pk(customer_id)), "SK": it.S(it.PROFILE_SK)},
+            ProjectionExpression="email",
+            ConsistentRead=True,
+        )
+        return out.get("Item", {}).get("email", {}).get("S")
 
     def find_by_email(self, email: str) -> str | None:
         out = self._ddb.get_item(
