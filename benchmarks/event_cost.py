@@ -31,10 +31,10 @@ from typing import Any
 
 from botocore import xform_name
 from botocore.exceptions import ClientError
-from local_runtime import LocalAws, LocalEnvironment, Router, create_resources, load_template
-from local_runtime.shop import CATALOGUE, CATEGORIES, DEFAULT_END, SCENTS, generate_shop
 
 from benchmarks.core import Result, fmt, median, section, silenced_stdout, table
+from local_runtime import LocalAws, LocalEnvironment, Router, create_resources, load_template
+from local_runtime.shop import CATALOGUE, CATEGORIES, DEFAULT_END, SCENTS, generate_shop
 from segmentation import wiring
 from segmentation.domain.models import OrderCompleted, OrderLine
 from segmentation.events.shop import parse_message

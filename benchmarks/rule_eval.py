@@ -14,9 +14,8 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from zoneinfo import ZoneInfo
 
-from local_runtime.shop import DEFAULT_END, generate_histories
-
 from benchmarks.core import Result, fmt, interleaved, median, section, table, timed
+from local_runtime.shop import DEFAULT_END, generate_histories
 from segmentation.features.compute import CustomerView, build_view
 from segmentation.rules import Rule, parse_rule
 from segmentation.segments.templates import TEMPLATES

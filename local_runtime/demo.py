@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import time
+import warnings
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
@@ -118,6 +119,9 @@ def run_demo(args: argparse.Namespace) -> int:
     events = list(shop.events())
     end = max(datetime.fromisoformat(e["time"].replace("Z", "+00:00")) for e in events)
     os.environ["SEGMENTATION_FROZEN_NOW"] = end.isoformat()
+    # CloudWatch metrics would print as JSON lines between the summary's; they matter in AWS, not here.
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
     counts = Counter(e["detail-type"] for e in events)
     log(
         f"  {len(shop.customers)} customers, {counts['OrderCompleted']} orders, {counts['OrderRefunded']} refunds, "

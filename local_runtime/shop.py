@@ -453,11 +453,14 @@ class Shop:
                 channel: ConsentState(status=status, source=CONSENT_SOURCE, updated_at=registered_at)
                 for channel, status in self.consents[customer_id].items()
             }
-            profile = CustomerProfile(customer_id=customer_id, consent=consent).apply(registration)
+            profile = CustomerProfile(customer_id=customer_id, consent=consent).apply(registration, registered_at)
             profile.updated_at = registered_at
             for change in updates[customer_id]:
-                profile = profile.apply(change)
+                profile = profile.apply(change, _when(change.occurred_at))
                 profile.updated_at = change.occurred_at
+            # Field timestamps are write-path bookkeeping; evaluators never read them, and the streaming path
+            # (generate_histories) builds profiles without them.
+            profile.field_times = {}
             histories.append(CustomerHistory(profile, orders[customer_id], engagements[customer_id]))
         return histories
 

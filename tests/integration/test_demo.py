@@ -11,9 +11,11 @@ def test_demo_runs_end_to_end_on_a_small_shop(capsys, monkeypatch):
     monkeypatch.delenv("SEGMENTATION_FROZEN_NOW", raising=False)
     assert main(["demo", "--customers", "60"]) == 0
     out = capsys.readouterr().out
-    sizes = dict(re.findall(r"^\s+.+?\s+(\d+)\s+(\w+)$", out, flags=re.M)[i][::-1] for i in range(9))
+    table = out.split("segment sizes")[1].split("why they are in")[0]
+    sizes = {sid: int(n) for n, sid in re.findall(r"^\s+.+?\s+(\d+)\s+(\w+)$", table, flags=re.M)}
     assert set(sizes) >= {"dormant_90", "high_value", "lavender_lovers", "uk_customers", "high_engagement"}
-    assert int(sizes["dormant_90"]) > 0 and int(sizes["uk_customers"]) > 0
+    assert len(sizes) == 9
+    assert sizes["dormant_90"] > 0 and sizes["uk_customers"] > 0
     assert "why they are in" in out and "-> actual" in out
     delivered = int(re.search(r"webhook deliveries: (\d+), rejected signatures: (\d+)", out).group(1))
     assert delivered > 0 and "rejected signatures: 0" in out
