@@ -8,9 +8,10 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from segmentation import clock
+from segmentation.domain.types import Model
 from segmentation.segments.models import Destination, SegmentDefinition, SegmentInput
 from segmentation.segments.service import PassResult
 from segmentation.wiring import services
@@ -20,14 +21,14 @@ router = Router()
 SegmentPath = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 
 
-class PreviewRequest(BaseModel):
+class PreviewRequest(Model):
     model_config = ConfigDict(extra="forbid")
 
     rule: dict[str, Any]
     sample_size: int = Field(default=10, ge=0, le=100)
 
 
-class FromTemplate(BaseModel):
+class FromTemplate(Model):
     model_config = ConfigDict(extra="forbid")
 
     segment_id: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")

@@ -9,12 +9,12 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
-from segmentation.domain.types import CountryCode, CustomerId, Instant, Slug
+from segmentation.domain.types import CountryCode, CustomerId, Email, Instant, Model, Slug
 
 
-class Strict(BaseModel):
+class Strict(Model):
     """Unknown fields are rejected: a typo in a payload must not be silently ignored."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -54,7 +54,7 @@ CustomValue = str | int | float | bool
 class CustomerUpsert(Strict):
     """Registration or profile update. Omitted fields keep their stored value; ``null`` clears one."""
 
-    email: EmailStr | None = None
+    email: Email | None = None
     first_name: str | None = Field(default=None, max_length=100)
     last_name: str | None = Field(default=None, max_length=100)
     phone: str | None = Field(default=None, max_length=32)
@@ -74,11 +74,6 @@ class CustomerUpsert(Strict):
     )
     occurred_at: Instant | None = Field(default=None, description="When the change happened at the source.")
 
-    @field_validator("email")
-    @classmethod
-    def _normalise_email(cls, value: str | None) -> str | None:
-        return value.strip().lower() if value else value
-
     @field_validator("birth_date")
     @classmethod
     def _plausible_birth_date(cls, value: date | None) -> date | None:
@@ -87,7 +82,7 @@ class CustomerUpsert(Strict):
         return value
 
 
-class CustomerProfile(BaseModel):
+class CustomerProfile(Model):
     """The stored profile: what the customer or the shop told us, not what we derived."""
 
     customer_id: CustomerId
@@ -206,7 +201,7 @@ class CustomerTagged(TagChange):
     customer_id: CustomerId
 
 
-class StoredOrder(BaseModel):
+class StoredOrder(Model):
     """An order as kept in the customer's history (refunds folded in)."""
 
     order_id: str
@@ -230,7 +225,7 @@ class StoredOrder(BaseModel):
         return self.total > 0 and self.refunded >= self.total
 
 
-class StoredEngagement(BaseModel):
+class StoredEngagement(Model):
     event_id: str
     kind: EngagementKind
     occurred_at: datetime

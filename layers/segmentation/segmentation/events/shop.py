@@ -13,7 +13,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from segmentation import clock
 from segmentation.domain.models import (
@@ -24,13 +24,13 @@ from segmentation.domain.models import (
     OrderCompleted,
     OrderRefunded,
 )
-from segmentation.domain.types import CustomerId
+from segmentation.domain.types import CustomerId, Model
 from segmentation.observability import logger, metrics
 from segmentation.segments.realtime import ConsentFact, MembershipEngine
 from segmentation.store.clients import client
 
 
-class ShopEvent(BaseModel):
+class ShopEvent(Model):
     """The EventBridge envelope (fields we use)."""
 
     model_config = ConfigDict(populate_by_name=True)

@@ -6,10 +6,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from segmentation.domain.models import ConsentChannel
-from segmentation.domain.types import SegmentId
+from segmentation.domain.types import Model, SegmentId
 
 
 class SegmentStatus(StrEnum):
@@ -17,7 +17,7 @@ class SegmentStatus(StrEnum):
     ARCHIVED = "archived"
 
 
-class Destination(BaseModel):
+class Destination(Model):
     """Where a segment is synced. Consent for ``purpose`` is checked at delivery time."""
 
     model_config = ConfigDict(extra="forbid")
@@ -32,7 +32,7 @@ class Destination(BaseModel):
     )
 
 
-class SegmentInput(BaseModel):
+class SegmentInput(Model):
     """Body of ``POST /segments`` and ``PUT /segments/{id}``."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -45,7 +45,7 @@ class SegmentInput(BaseModel):
     expected_version: int | None = Field(default=None, ge=1, description="Optimistic lock for updates.")
 
 
-class SegmentDefinition(BaseModel):
+class SegmentDefinition(Model):
     segment_id: SegmentId
     name: str
     description: str = ""
@@ -59,13 +59,13 @@ class SegmentDefinition(BaseModel):
     member_count: int | None = Field(default=None, description="Members when the definition was last computed.")
 
 
-class MembershipTransition(BaseModel):
+class MembershipTransition(Model):
     entered: bool
     at: datetime
     segment_version: int
 
 
-class MembershipRecord(BaseModel):
+class MembershipRecord(Model):
     """One customer's standing in one segment."""
 
     segment_id: str
@@ -80,7 +80,7 @@ class MembershipRecord(BaseModel):
     history: list[MembershipTransition] = Field(default_factory=list, description="Entries and exits, oldest first.")
 
 
-class MembershipChange(BaseModel):
+class MembershipChange(Model):
     segment_id: str
     customer_id: str
     entered: bool

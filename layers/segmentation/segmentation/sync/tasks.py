@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from segmentation.domain.models import ConsentChannel
+from segmentation.domain.types import Model
 
 MAX_CUSTOMERS_PER_TASK = 100
 
 
-class SyncTask(BaseModel):
+class SyncTask(Model):
     segment_id: str
     channel: str
     list_name: str | None = None
