@@ -371,12 +371,11 @@ class EventCost:
 
 
 def measure(
-    router: Router, orders: list[OrderCompleted], replay_clients: dict[str, Any], scratch: str
+    router: Router, orders: list[OrderCompleted], recorder: Recorder, replay_clients: dict[str, Any], scratch: str
 ) -> list[EventCost]:
     """Handle each order through the real handler, then replay its AWS calls; per-event costs."""
     env = router.env
     table = env.physical_ids[TABLE]
-    recorder = Recorder({service: client(service) for service in SERVICES})
     membership_prefix = items.membership_sk("")
     costs = []
     for order in orders:
@@ -425,6 +424,7 @@ def _run(env: LocalEnvironment, events: int) -> list[EventCost]:
     router = Router(env)
     table = env.physical_ids[TABLE]
     scratch = f"{table}-replay"
+    recorder = Recorder({service: client(service) for service in SERVICES})  # the handler's own clients
     replay_clients = {service: env.client(service) for service in SERVICES}
     copied = copy_table(replay_clients["dynamodb"], table, scratch)
     orders = order_events(customer_ids, WARMUP + events, NOW)
@@ -433,8 +433,8 @@ def _run(env: LocalEnvironment, events: int) -> list[EventCost]:
     try:
         with silenced_stdout():
             # The warm-up imports the handler and opens every connection; the copy stays in step through it.
-            measure(router, orders[:WARMUP], replay_clients, scratch)
-            costs = measure(router, orders[WARMUP:], replay_clients, scratch)
+            measure(router, orders[:WARMUP], recorder, replay_clients, scratch)
+            costs = measure(router, orders[WARMUP:], recorder, replay_clients, scratch)
     finally:
         gc.unfreeze()
     print(f"{copied:,} items copied for the replay; {WARMUP} warm-up events, {len(costs)} measured", flush=True)

@@ -27,8 +27,10 @@ from local_runtime.router import Router
 from local_runtime.shop import Shop, generate_shop
 from local_runtime.webhook_receiver import WebhookReceiver
 
-LIVE_DAYS = 3
+LIVE_DAYS = 1
 BACKFILL_BATCH = 100
+DRAIN_EVERY = 5  # backfill batches between deliveries of queued sync tasks
+LIVE_BURST = 50  # live events put on the bus between queue deliveries
 # Channels the demo syncs: list name at the destination per built-in segment.
 SYNCED = {"dormant_90": "win-back", "high_value": "vip", "lavender_lovers": "lavender-newsletter"}
 
@@ -69,18 +71,22 @@ def customer_batches(events: Iterable[dict[str, Any]], size: int) -> Iterator[li
 
 def replay_backfill(router: Router, events: list[dict[str, Any]], log: Any) -> None:
     started, sent = time.perf_counter(), 0
-    for batch in customer_batches(events, BACKFILL_BATCH):
+    for number, batch in enumerate(customer_batches(events, BACKFILL_BATCH), start=1):
         result = router.invoke("CustomerEventsFunction", sqs_batch(batch, sent))
         if result["batchItemFailures"]:
             raise RuntimeError(f"backfill batch failed: {result['batchItemFailures'][:3]}")
         sent += len(batch)
+        if number % DRAIN_EVERY == 0:
+            router.drain()  # deliver the sync tasks as they come, as the channel-sync function would
         if sent % 10_000 < len(batch):
             log(f"  {sent:>6} / {len(events)} events ({time.perf_counter() - started:.0f} s)")
     log(f"  {sent} events in {time.perf_counter() - started:.0f} s")
 
 
-def publish_live(router: Router, events: list[dict[str, Any]], bus: str) -> None:
+def publish_live(router: Router, events: list[dict[str, Any]], bus: str) -> Any:
+    """Put events on the bus in small bursts, delivering each burst through the queues before the next."""
     client = router.env.client("events")
+    invocations: Counter[str] = Counter()
     for start in range(0, len(events), 10):
         entries = [
             {
@@ -94,6 +100,10 @@ def publish_live(router: Router, events: list[dict[str, Any]], bus: str) -> None
         out = client.put_events(Entries=entries)
         if out.get("FailedEntryCount"):
             raise RuntimeError("EventBridge rejected demo events")
+        if start % LIVE_BURST == 0:
+            invocations.update(router.drain(max_rounds=10_000).invocations_by_function)
+    invocations.update(router.drain(max_rounds=10_000).invocations_by_function)
+    return invocations
 
 
 def render(node: dict[str, Any], indent: str = "      ") -> list[str]:
@@ -159,7 +169,7 @@ def run_demo(args: argparse.Namespace) -> int:
         replay_backfill(router, history, log)
 
         log(f"publishing the last {LIVE_DAYS} days live to EventBridge ({len(live)} events) ...")
-        publish_live(router, live, env.physical_ids["SegmentationBus"])
+        invocations = publish_live(router, live, env.physical_ids["SegmentationBus"])
         bad = {
             "Source": "shop",
             "DetailType": "OrderCompleted",
@@ -168,7 +178,8 @@ def run_demo(args: argparse.Namespace) -> int:
         }
         env.client("events").put_events(Entries=[bad])
         stats = router.drain(max_rounds=10_000)
-        log(f"  delivered: {dict(stats.invocations_by_function)}; errors: {len(stats.errors)}")
+        invocations.update(stats.invocations_by_function)
+        log(f"  handler invocations: {dict(invocations)}; errors: {len(stats.errors)}")
 
         summarize(router, headers, receiver, env)
     receiver.stop()
