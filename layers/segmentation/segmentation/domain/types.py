@@ -42,10 +42,6 @@ def _aware(value: datetime) -> datetime:
 Instant = Annotated[datetime, AfterValidator(_aware)]
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def iso(value: datetime) -> str:
     """Canonical, sortable UTC timestamp used in keys and items."""
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

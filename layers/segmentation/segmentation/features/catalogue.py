@@ -119,11 +119,6 @@ def all_names() -> list[str]:
     return [a.name for a in ATTRIBUTES]
 
 
-def is_time_relative(name: str) -> bool:
-    attribute = lookup(name)
-    return bool(attribute and attribute.time_relative)
-
-
 # Behaviour conditions match events by name; ``where`` clauses use these properties.
 EVENT_PROPERTIES: dict[str, dict[str, AttrType]] = {
     "order_completed": {

@@ -339,24 +339,6 @@ class DynamoStore:
                 return total
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def scan_customer_ids(self) -> list[str]:
-        """Every customer id (a straightforward full pass; parallel shards are the refresh workers' job)."""
-        ids: list[str] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "FilterExpression": "SK = :p",
-            "ExpressionAttributeValues": {":p": it.S(it.PROFILE_SK)},
-            "ProjectionExpression": "PK",
-        }
-        while True:
-            page = self._ddb.scan(**kwargs)
-            ids.extend(row["PK"]["S"][2:] for row in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return ids
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-    # -- segments ----------------------------------------------------------------------------------
-
     def list_segments(self) -> list[SegmentDefinition]:
         out: list[SegmentDefinition] = []
         kwargs: dict[str, Any] = {
@@ -464,14 +446,6 @@ class DynamoStore:
                 }
             )
         return out
-
-    def get_item_doc(self, pk: str, sk: str) -> dict[str, Any] | None:
-        out = self._ddb.get_item(TableName=self.table, Key={"PK": it.S(pk), "SK": it.S(sk)}, ConsistentRead=True)
-        item = out.get("Item")
-        return it.loads(item["doc"]["S"]) if item else None
-
-    def put_item_doc(self, pk: str, sk: str, document: dict[str, Any]) -> None:
-        self._ddb.put_item(TableName=self.table, Item={"PK": it.S(pk), "SK": it.S(sk), "doc": it.S(it.dumps(document))})
 
 
 def _assemble(customer_id: str, raw: list[dict[str, Any]]) -> LoadedCustomer:

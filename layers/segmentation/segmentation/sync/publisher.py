@@ -81,15 +81,3 @@ class AwsPublisher:
             if out.get("FailedEntryCount"):
                 raise RuntimeError(f"{out['FailedEntryCount']} membership events were not published")
         logger.info("membership changes published", extra={"tasks": len(tasks), "events": len(events)})
-
-
-class MemoryPublisher:
-    """Collects what would be published; for tests and in-process previews."""
-
-    def __init__(self) -> None:
-        self.changes: list[MembershipChange] = []
-        self.tasks: list[SyncTask] = []
-
-    def publish(self, changes: list[MembershipChange], segments: dict[str, ActiveSegment], reason: str) -> None:
-        self.changes.extend(changes)
-        self.tasks.extend(build_tasks(changes, segments, reason, datetime.now(UTC)))
