@@ -1,4 +1,4 @@
-"""Built-in segment templates from the brief: ordinary rules a marketer can copy and edit."""
+"""Built-in segment templates: the everyday audiences of a shop, as ordinary rules a marketer can copy and edit."""
 
 from __future__ import annotations
 
