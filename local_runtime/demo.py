@@ -191,9 +191,10 @@ def summarize(router: Router, headers: dict[str, str], receiver: WebhookReceiver
     segments = router.api("GET", "/segments", headers=headers)[2]["segments"]
     log("\nsegment sizes")
     samples: dict[str, list[str]] = {}
+    sizes: dict[str, int] = {}
     for segment in segments:
         sid = segment["segment_id"]
-        size = router.api("GET", f"/segments/{sid}", headers=headers)[2]["member_count"]
+        size = sizes[sid] = router.api("GET", f"/segments/{sid}", headers=headers)[2]["member_count"]
         samples[sid] = router.api("GET", f"/segments/{sid}/members", headers=headers, query={"limit": "2"})[2][
             "members"
         ]
@@ -207,13 +208,13 @@ def summarize(router: Router, headers: dict[str, str], receiver: WebhookReceiver
             for line in render(why["explanation"]):
                 log(line)
 
-    log("\nsync")
+    log("\nsync (only members who consented to email reach the destination)")
     for sid, list_name in SYNCED.items():
         state = router.api("GET", f"/segments/{sid}/sync", headers=headers)[2]["channels"]
         delivered = sum(c["delivered"] for c in state)
         log(
-            f"  {sid:<18} -> webhook list {list_name!r}: {len(receiver.members[list_name])} members held, "
-            f"{delivered} contacts delivered"
+            f"  {sid:<18} -> webhook list {list_name!r}: holds {len(receiver.members[list_name])} of "
+            f"{sizes[sid]} members; {delivered} adds/removes delivered"
         )
     log(f"  webhook deliveries: {len(receiver.deliveries)}, rejected signatures: {receiver.rejected}")
     dlq = env.physical_ids["CustomerEventsDLQ"]

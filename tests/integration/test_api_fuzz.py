@@ -1,45 +1,157 @@
-"""Fuzz every operation of the OpenAPI document against the real handlers, in-process (draft)."""
+"""Fuzz every operation of the OpenAPI document against the real handlers, in-process, with Schemathesis.
+
+The schema is the one `segmentation.api.openapi.document()` generates (docs/openapi.json). Each operation is its
+own test item; Schemathesis generates valid and invalid requests for it (Hypothesis, a bounded number of examples,
+no shrinking) and sends them through the local WSGI app (`local_runtime.serve.make_wsgi_app`), i.e. through the
+same `Router.api_response` API Gateway emulation the other integration tests use, always with the API key.
+
+Checks on every response:
+- `not_a_server_error`: no 5xx (a handler exception is a 502 from the router, its traceback on stderr);
+- `response_schema_conformance`: the body matches the schema wherever the document describes that status code
+  (200 and 422 today; 400/403/404/409 are undocumented and so not validated);
+- the request carried the API key and was not refused as unauthenticated.
+
+A shared stack is built once for the module and seeded with a customer and a segment; path parameters are steered
+towards those ids (and a real template id) half of the time so requests reach the handlers' happy paths rather
+than stopping at "not found".
+"""
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator
 from typing import Any
 
+import jsonschema_rs
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, settings
-from schemathesis.checks import not_a_server_error
-from schemathesis.openapi.checks import response_schema_conformance
+from hypothesis import strategies as st
+from schemathesis.checks import not_a_server_error, response_schema_conformance
 
 from local_runtime import LocalAws, Router
 from local_runtime.serve import make_wsgi_app
 from segmentation.api.openapi import document
+from segmentation.segments.templates import TEMPLATES
 from tests.integration.conftest import fresh_stack
 
-API_KEY_HEADERS = {"x-api-key": "test-key"}
+API_KEY = "test-key"
+API_KEY_HEADERS = {"x-api-key": API_KEY}
+import os; MAX_EXAMPLES = int(os.environ.get("FUZZ_N", "25"))  # TEMP
 
-schema = schemathesis.openapi.from_dict(json.loads(document()))
+DOCUMENT: dict[str, Any] = json.loads(document())
+
+# Seeded by the `wsgi_app` fixture; path parameters are steered towards these half of the time.
+KNOWN_PATH_PARAMETERS = {
+    "customer_id": "c1",
+    "segment_id": "big_spenders",
+    "template_id": TEMPLATES[0].template_id,
+}
+
+
+def _fuzz_document() -> dict[str, Any]:
+    """The document, except for the one known discrepancy covered by `test_validation_error_body_is_documented`.
+
+    BUG (product): the document says every 422 detail item has a required `msg`, but Powertools' request
+    validation answers `{"statusCode": 422, "detail": [{"loc": [...], "type": "..."}]}` without `msg`. Tolerating
+    only that here keeps the fuzzing useful for everything else; remove this once the document and the responses
+    agree (then `test_validation_error_body_is_documented` passes).
+    """
+    doc = copy.deepcopy(DOCUMENT)
+    error = doc["components"]["schemas"]["ValidationError"]
+    error["required"] = [name for name in error["required"] if name != "msg"]
+    return doc
+
+
+schema = schemathesis.openapi.from_dict(_fuzz_document())
+
+
+@schema.hook
+def flatmap_path_parameters(context: Any, path_parameters: dict[str, Any] | None) -> st.SearchStrategy[Any]:
+    if not path_parameters:
+        return st.just(path_parameters)
+    known = {name: KNOWN_PATH_PARAMETERS[name] for name in path_parameters if name in KNOWN_PATH_PARAMETERS}
+    if not known:
+        return st.just(path_parameters)
+    return st.sampled_from([path_parameters, {**path_parameters, **known}])
 
 
 @pytest.fixture(scope="module")
-def wsgi_app(moto_server: LocalAws) -> Iterator[Any]:
+def router(moto_server: LocalAws) -> Iterator[Router]:
+    """One stack for the whole module (Hypothesis runs many examples per test item), seeded with known ids."""
     from segmentation import wiring
 
     with pytest.MonkeyPatch.context() as mp:
         for name, value in moto_server.environment().items():
             mp.setenv(name, value)
         mp.setenv("SEGMENTATION_FROZEN_NOW", "2026-11-20T12:00:00Z")
-        router: Router = fresh_stack(moto_server)
-        yield make_wsgi_app(router, drain=False, log=lambda _line: None)
+        router = fresh_stack(moto_server)
+
+        def seed(method: str, path: str, body: Any) -> None:
+            status, _, payload = router.api(method, path, body=body, headers=API_KEY_HEADERS)
+            assert 200 <= status < 300, (method, path, status, payload)
+
+        seed("PUT", "/customers/c1", {"email": "c1@example.com", "country": "FR"})
+        seed(
+            "POST",
+            "/segments",
+            {"name": "Big spenders", "rule": {"attr": "total_spent", "op": "gte", "value": 100}},
+        )
+        seed(
+            "POST",
+            "/customers/c1/orders",
+            {
+                "order_id": "o-1",
+                "placed_at": "2026-11-19T10:00:00Z",
+                "currency": "EUR",
+                "total": 120.0,
+                "lines": [{"sku": "EO-LAV", "category": "essential_oils", "quantity": 3, "unit_price": 40.0}],
+            },
+        )
+        yield router
         wiring.reset()
 
 
+@pytest.fixture(scope="module")
+def wsgi_app(router: Router) -> Any:
+    return make_wsgi_app(router, drain=False, log=lambda _line: None)
+
+
+def api_key_sent_and_accepted(ctx: Any, response: Any, case: schemathesis.Case) -> bool:
+    """Every request carries the key; a 403 would mean the gateway refused it (or no route matched the path)."""
+    assert response.request.headers.get("x-api-key") == API_KEY, "request sent without the API key"
+    assert response.status_code != 403, f"refused by the gateway: {response.text}"
+    return True
+
+
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    phases=[Phase.explicit, Phase.generate],  # no shrinking: bounded runtime; failures print a curl reproducer
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+    derandomize=True,
+)
 def test_api_fuzz(case: schemathesis.Case, wsgi_app: Any) -> None:
-    case.call_and_validate(
+    r = case.call_and_validate(
         app=wsgi_app,
         headers=API_KEY_HEADERS,
-        checks=[not_a_server_error, response_schema_conformance],
+        checks=[not_a_server_error, response_schema_conformance, api_key_sent_and_accepted],
     )
+    with open("/tmp/fuzzstats.txt", "a") as f:  # TEMP
+        f.write(json.dumps([case.method, case.path, r.status_code, case.formatted_path, case.body if not isinstance(case.body, bytes) else repr(case.body), r.text[:300]], default=repr) + "\n")
+
+
+def test_validation_error_body_is_documented(router: Router) -> None:
+    """A 422 from request validation must match the documented `HTTPValidationError` schema.
+
+    BUG (product, fails today): the document (Powertools' generated schema) requires `detail[].msg`; Powertools'
+    validation handler drops `msg` ("for security reasons") and adds a top-level `statusCode`.
+    """
+    status, _, payload = router.api("POST", "/segments", body=None, headers=API_KEY_HEADERS)
+    assert status == 422, payload
+    documented = DOCUMENT["paths"]["/segments"]["post"]["responses"]["422"]["content"]["application/json"]["schema"]
+    validator = jsonschema_rs.validator_for({**documented, "components": DOCUMENT["components"]})
+    errors = [error.message for error in validator.iter_errors(payload)]
+    assert not errors, f"422 body {payload} does not match the documented HTTPValidationError: {errors}"
