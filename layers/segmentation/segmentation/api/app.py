@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from segmentation.api import catalogue, customers, segments
 from segmentation.observability import logger
@@ -18,6 +19,20 @@ app.enable_swagger(path="/swagger", title="Customer segmentation API", version="
 
 def _error(status: int, message: str, **extra: object) -> Response:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body={"message": message, **extra})
+
+
+@app.exception_handler(RequestValidationError)
+def _invalid_request(exc: RequestValidationError) -> Response:
+    # Location, message and type of each bad field, as the OpenAPI document promises; never the input value,
+    # which may be personal data.
+    detail = [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", "invalid"), "type": e.get("type", "")} for e in exc.errors()
+    ]
+    return Response(
+        status_code=422,
+        content_type=content_types.APPLICATION_JSON,
+        body={"message": "invalid request", "detail": detail},
+    )
 
 
 @app.exception_handler(RuleValidationError)

@@ -26,6 +26,8 @@ from segmentation.wiring import services
 
 router = Router()
 
+ERROR = {"description": "Error", "content": {"application/json": {"schema": {"type": "object"}}}}
+
 CustomerPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:@-]{1,128}$")]
 SegmentPath = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 
@@ -42,12 +44,14 @@ def _outcome(outcome: Outcome) -> dict[str, Any]:
     }
 
 
-@router.put("/customers/<customer_id>", summary="Register a customer or update their profile")
+@router.put("/customers/<customer_id>", responses={409: ERROR}, summary="Register a customer or update their profile")
 def upsert_customer(customer_id: CustomerPath, body: Annotated[CustomerUpsert, Body()]) -> dict[str, Any]:
     return _outcome(services().engine.upsert_profile(customer_id, body, clock.now()))
 
 
-@router.get("/customers/<customer_id>", summary="Profile, features as of now, and segments with why")
+@router.get(
+    "/customers/<customer_id>", responses={404: ERROR}, summary="Profile, features as of now, and segments with why"
+)
 def get_customer(customer_id: CustomerPath) -> dict[str, Any]:
     svc = services()
     now = clock.now()
@@ -77,7 +81,11 @@ def get_customer(customer_id: CustomerPath) -> dict[str, Any]:
     }
 
 
-@router.get("/customers/<customer_id>/segments/<segment_id>/why", summary="Why a customer is (not) in a segment")
+@router.get(
+    "/customers/<customer_id>/segments/<segment_id>/why",
+    responses={404: ERROR},
+    summary="Why a customer is (not) in a segment",
+)
 def explain_membership(customer_id: CustomerPath, segment_id: SegmentPath) -> dict[str, Any]:
     return services().segments.explain(customer_id, segment_id, clock.now())
 
@@ -100,12 +108,12 @@ def post_engagement(customer_id: CustomerPath, body: Annotated[EngagementInput, 
     return _outcome(services().engine.record_engagement(event, clock.now()))
 
 
-@router.post("/customers/<customer_id>/tags", summary="Add or remove tags")
+@router.post("/customers/<customer_id>/tags", responses={404: ERROR}, summary="Add or remove tags")
 def post_tags(customer_id: CustomerPath, body: Annotated[TagChange, Body()]) -> dict[str, Any]:
     return _outcome(services().engine.tag(customer_id, body.add, body.remove, clock.now(), must_exist=True))
 
 
-@router.put("/customers/<customer_id>/consent", summary="Set consent per channel")
+@router.put("/customers/<customer_id>/consent", responses={404: ERROR}, summary="Set consent per channel")
 def put_consent(customer_id: CustomerPath, body: Annotated[ConsentUpdate, Body()]) -> dict[str, Any]:
     now = clock.now()
     at = body.occurred_at or now

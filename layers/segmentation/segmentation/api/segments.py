@@ -18,6 +18,9 @@ from segmentation.wiring import services
 
 router = Router()
 
+ERROR = {"description": "Error", "content": {"application/json": {"schema": {"type": "object"}}}}
+CREATED = {201: {"description": "Created; initial membership computed"}, 400: ERROR, 409: ERROR}
+
 SegmentPath = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 
 
@@ -48,7 +51,7 @@ def list_segments(include_archived: Annotated[bool, Query()] = False) -> dict[st
     return {"segments": [s.model_dump(mode="json") for s in segments]}
 
 
-@router.post("/segments", summary="Create a segment and compute its initial membership")
+@router.post("/segments", responses=CREATED, summary="Create a segment and compute its initial membership")
 def create_segment(
     body: Annotated[SegmentInput, Body()],
 ):  # returns Response: unannotated, Powertools cannot build a schema for it
@@ -56,7 +59,9 @@ def create_segment(
     return _saved(definition, result, 201)
 
 
-@router.post("/segments/preview", summary="Size, sample and validation of a rule that is not saved")
+@router.post(
+    "/segments/preview", responses={400: ERROR}, summary="Size, sample and validation of a rule that is not saved"
+)
 def preview_segment(body: Annotated[PreviewRequest, Body()]) -> dict[str, Any]:
     now = clock.now()
     preview = services().segments.preview(body.rule, now, body.sample_size)
@@ -69,7 +74,11 @@ def preview_segment(body: Annotated[PreviewRequest, Body()]) -> dict[str, Any]:
     }
 
 
-@router.post("/segment-templates/<template_id>/segments", summary="Create a segment from a built-in template")
+@router.post(
+    "/segment-templates/<template_id>/segments",
+    responses={**CREATED, 404: ERROR},
+    summary="Create a segment from a built-in template",
+)
 def create_from_template(
     template_id: SegmentPath, body: Annotated[FromTemplate | None, Body()] = None
 ):  # returns Response: unannotated, Powertools cannot build a schema for it
@@ -78,14 +87,18 @@ def create_from_template(
     return _saved(definition, result, 201)
 
 
-@router.get("/segments/<segment_id>", summary="Get a segment with its current size")
+@router.get("/segments/<segment_id>", responses={404: ERROR}, summary="Get a segment with its current size")
 def get_segment(segment_id: SegmentPath) -> dict[str, Any]:
     svc = services()
     definition = svc.segments.get(segment_id)
     return {**definition.model_dump(mode="json"), "member_count": svc.store.count_members(segment_id)}
 
 
-@router.put("/segments/<segment_id>", summary="Update a segment: a new version, membership recomputed")
+@router.put(
+    "/segments/<segment_id>",
+    responses={400: ERROR, 404: ERROR, 409: ERROR},
+    summary="Update a segment: a new version, membership recomputed",
+)
 def update_segment(
     segment_id: SegmentPath, body: Annotated[SegmentInput, Body()]
 ):  # returns Response: unannotated, Powertools cannot build a schema for it
@@ -93,7 +106,11 @@ def update_segment(
     return _saved(definition, result, 200)
 
 
-@router.delete("/segments/<segment_id>", summary="Archive a segment (members exit; history is kept)")
+@router.delete(
+    "/segments/<segment_id>",
+    responses={400: ERROR, 404: ERROR, 409: ERROR},
+    summary="Archive a segment (members exit; history is kept)",
+)
 def archive_segment(segment_id: SegmentPath):  # returns Response: unannotated, Powertools cannot build a schema for it
     definition, result = services().segments.archive(segment_id, clock.now())
     return _saved(definition, result, 200)
@@ -105,7 +122,9 @@ def segment_versions(segment_id: SegmentPath) -> dict[str, Any]:
     return {"versions": [v.model_dump(mode="json") for v in versions]}
 
 
-@router.get("/segments/<segment_id>/members", summary="A page of a segment's members")
+@router.get(
+    "/segments/<segment_id>/members", responses={400: ERROR, 404: ERROR}, summary="A page of a segment's members"
+)
 def segment_members(
     segment_id: SegmentPath,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -115,7 +134,7 @@ def segment_members(
     return {"segment_id": segment_id, "members": ids, "next_cursor": next_cursor}
 
 
-@router.get("/segments/<segment_id>/sync", summary="Per-channel sync status of a segment")
+@router.get("/segments/<segment_id>/sync", responses={404: ERROR}, summary="Per-channel sync status of a segment")
 def segment_sync(segment_id: SegmentPath) -> dict[str, Any]:
     svc = services()
     svc.segments.get(segment_id)

@@ -32,10 +32,17 @@ CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$", to_uppe
 Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(_valid_email)]
 
 
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
 def _aware(value: datetime) -> datetime:
     # A naive timestamp is ambiguous across time zones; the service stores instants in UTC.
     if value.tzinfo is None:
         raise ValueError("timestamp must include a time zone offset, e.g. 2026-11-01T10:00:00Z")
+    # Outside this range a timestamp is a data error, and would break time-zone arithmetic and key ordering.
+    if not EARLIEST <= value <= LATEST:
+        raise ValueError("timestamp must be between 1900-01-01 and 2200-01-01")
     return value.astimezone(UTC)
 
 
