@@ -1,0 +1,49 @@
+"""No personal data in logs: plant known emails, phones and names, run the whole flow, read every log line."""
+
+from __future__ import annotations
+
+import logging
+
+from local_runtime.demo import customer_batches, sqs_batch
+from local_runtime.shop import generate_shop
+from local_runtime.webhook_receiver import WebhookReceiver
+from segmentation.observability import logger
+from tests.integration.conftest import fresh_stack
+
+
+def test_whole_flow_logs_no_email_phone_or_name(stack, moto_server, capsys, caplog):
+    receiver = WebhookReceiver().start()
+    router = fresh_stack(moto_server, {"WebhookUrl": receiver.url})
+    secret_id = router.env.physical_ids["WebhookSecret"]
+    receiver.secret = router.env.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+    shop = generate_shop(seed=11, customers=30)
+    planted = set()
+    for _, profile in shop.customers:
+        planted |= {profile.email, profile.phone, f"{profile.first_name} {profile.last_name}"} - {None}
+    planted.discard("")
+    previous = logger.log_level
+    logger.setLevel("DEBUG")
+    caplog.set_level(logging.DEBUG, logger="segmentation")
+    try:
+        key = {"x-api-key": "test-key"}
+        for template in ("high_value", "lavender_lovers", "dormant_90"):
+            body = {"destinations": [{"channel": "webhook", "list_name": template}]}
+            router.api("POST", f"/segment-templates/{template}/segments", body=body, headers=key)
+        events = list(shop.events())
+        for start, batch in enumerate(customer_batches(events, 50)):
+            router.invoke("CustomerEventsFunction", sqs_batch(batch, start * 50))
+        customer_id, profile = shop.customers[0]
+        router.api("GET", f"/customers/{customer_id}", headers=key)
+        router.api("PUT", f"/customers/{shop.customers[1][0]}", body={"email": profile.email}, headers=key)  # 409
+        router.api("POST", "/customers/x/orders", body={"order_id": "o", "placed_at": profile.email}, headers=key)
+        router.drain()
+    finally:
+        logger.setLevel(previous)
+        receiver.stop()
+
+    captured = capsys.readouterr()
+    logs = captured.out + captured.err + "\n".join(r.getMessage() + str(r.__dict__) for r in caplog.records)
+    assert receiver.deliveries, "the flow must have synced something, or the test proves little"
+    assert len(logs) > 1000
+    leaked = sorted(p for p in planted if p in logs)
+    assert leaked == []
