@@ -17,7 +17,7 @@ run sees a membership "ahead" of the profile and publishes it again, so no chang
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -38,7 +38,7 @@ from segmentation.domain.models import (
 )
 from segmentation.features.compute import CustomerView, build_view
 from segmentation.observability import logger
-from segmentation.segments.models import MembershipChange, MembershipRecord
+from segmentation.segments.models import MembershipChange, MembershipRecord, SegmentDefinition
 from segmentation.segments.registry import ActiveSegment, SegmentRegistry
 from segmentation.store import items
 from segmentation.store.dynamo import (
@@ -55,7 +55,24 @@ ProfileChange = Callable[[CustomerProfile], CustomerProfile]
 
 
 class ChangePublisher(Protocol):
-    def publish(self, changes: list[MembershipChange], segments: dict[str, ActiveSegment], reason: str) -> None: ...
+    """Announces membership changes; ``segments`` gives each changed segment's destinations."""
+
+    def publish(
+        self, changes: list[MembershipChange], segments: Mapping[str, SegmentDefinition], reason: str
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class _Work:
+    """What one reconciliation must do besides re-evaluating: the fact's events and how the profile changes."""
+
+    events: frozenset[str] = frozenset()
+    mutate: ProfileChange | None = None
+    claim_email: bool = False
+    duplicate: bool = False
+    only: set[str] | None = None  # evaluate only these segments
+    force: bool = False  # evaluate even if no dependency changed
+    must_exist: bool = False
 
 
 @dataclass
@@ -204,46 +221,25 @@ class MembershipEngine:
 
     # -- the loop ------------------------------------------------------------------------------------
 
-    def _reconcile(
-        self,
-        customer_id: str,
-        now: datetime,
-        events: set[str],
-        *,
-        mutate: ProfileChange | None = None,
-        claim_email: bool = False,
-        duplicate: bool = False,
-        only: set[str] | None = None,
-        force: bool = False,
-        must_exist: bool = False,
-    ) -> Outcome:
+    def _reconcile(self, customer_id: str, now: datetime, events: set[str], **how: Any) -> Outcome:
+        """Run one reconciliation (see the module docstring), starting again from a fresh read on a lost race."""
+        work = _Work(events=frozenset(events), **how)
         for attempt in range(1, self.max_attempts + 1):
             try:
-                return self._attempt(customer_id, now, events, mutate, claim_email, duplicate, only, force, must_exist)
+                return self._attempt(customer_id, now, work)
             except ConcurrentUpdate:
                 logger.info("membership race lost, retrying", extra={"customer_id": customer_id, "attempt": attempt})
         raise ConcurrentUpdate(f"customer {customer_id}: too many concurrent updates")
 
-    def _attempt(
-        self,
-        customer_id: str,
-        now: datetime,
-        events: set[str],
-        mutate: ProfileChange | None,
-        claim_email: bool,
-        duplicate: bool,
-        only: set[str] | None,
-        force: bool,
-        must_exist: bool,
-    ) -> Outcome:
+    def _attempt(self, customer_id: str, now: datetime, work: _Work) -> Outcome:
         loaded = self.store.load_customer(customer_id)
-        if must_exist and not loaded.exists:
+        if work.must_exist and not loaded.exists:
             raise NotFound(f"customer {customer_id} not found")
         history = loaded.history
-        if mutate is not None:
+        if work.mutate is not None:
             previous_email = history.profile.email if loaded.exists else None
-            history.profile = mutate(history.profile)
-            if claim_email and history.profile.email and history.profile.email != previous_email:
+            history.profile = work.mutate(history.profile)
+            if work.claim_email and history.profile.email and history.profile.email != previous_email:
                 self.store.claim_email(history.profile.email, customer_id, previous_email)
         view = build_view(history, now, self.tz)
         snapshot = snapshot_of(view)
@@ -252,8 +248,8 @@ class MembershipEngine:
         candidates = [
             segment
             for segment in active.values()
-            if (only is None or segment.segment_id in only)
-            and (force or not loaded.exists or segment.rule.depends_on(changed, events))
+            if (work.only is None or segment.segment_id in work.only)
+            and (work.force or not loaded.exists or segment.rule.depends_on(changed, work.events))
         ]
         commit_version = loaded.version + 1
         changes = self._evaluate(candidates, loaded, view, now, commit_version)
@@ -261,14 +257,15 @@ class MembershipEngine:
             change for change in _unannounced(loaded) if change.segment_id not in {c.segment_id for c in changes}
         ]
         if changes or unannounced:
-            self.publisher.publish(changes + unannounced, active, reason="realtime")
-        if loaded.exists or mutate is not None or history.orders or history.engagements:
+            definitions = {segment_id: segment.definition for segment_id, segment in active.items()}
+            self.publisher.publish(changes + unannounced, definitions, reason="realtime")
+        if loaded.exists or work.mutate is not None or history.orders or history.engagements:
             self.store.save_profile(history.profile, snapshot, loaded.version)
         logger.debug(
             "customer reconciled",
             extra={"customer_id": customer_id, "evaluated": len(candidates), "changes": len(changes)},
         )
-        return Outcome(customer_id, changes, [s.segment_id for s in candidates], duplicate)
+        return Outcome(customer_id, changes, [s.segment_id for s in candidates], work.duplicate)
 
     def _evaluate(
         self,

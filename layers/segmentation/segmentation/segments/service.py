@@ -18,7 +18,7 @@ from segmentation.segments.models import (
     SegmentStatus,
 )
 from segmentation.segments.realtime import ChangePublisher
-from segmentation.segments.registry import ActiveSegment, SegmentRegistry
+from segmentation.segments.registry import SegmentRegistry
 from segmentation.segments.templates import BY_ID as TEMPLATES
 from segmentation.store.dynamo import DynamoStore, LoadedCustomer, scan_customers
 from segmentation.store.errors import NotFound
@@ -197,8 +197,7 @@ class SegmentService:
 
     def _publish(self, changes: list[MembershipChange], definition: SegmentDefinition) -> None:
         # Destinations come from the definition even when it is archived, so channels drop its members.
-        segment = ActiveSegment(definition, rule=None)  # type: ignore[arg-type]
-        self.publisher.publish(changes, {definition.segment_id: segment}, reason="full_pass")
+        self.publisher.publish(changes, {definition.segment_id: definition}, reason="full_pass")
 
     def preview(self, rule_tree: dict[str, Any], now: datetime, sample_size: int = 10) -> Preview:
         """Size and a sample of a rule not yet saved, on current data (validation errors raise)."""

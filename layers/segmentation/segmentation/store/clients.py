@@ -17,6 +17,16 @@ def client(service: str) -> Any:
     return boto3.session.Session().client(service)
 
 
+@cache
+def secrets() -> Any:
+    """Powertools' Secrets Manager provider on our own cached client, so values are cached per container and
+    the client follows the same endpoint configuration as every other."""
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    return SecretsProvider(boto3_client=client("secretsmanager"))
+
+
 def reset() -> None:
-    """Forget cached clients (tests start a fresh moto per test)."""
+    """Forget cached clients and providers (tests start a fresh moto per test)."""
     client.cache_clear()
+    secrets.cache_clear()

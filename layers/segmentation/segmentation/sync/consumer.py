@@ -19,14 +19,13 @@ class ChannelNotConfigured(Exception):
 
 
 def _webhook(settings: Settings) -> ChannelAdapter:
-    from aws_lambda_powertools.utilities.parameters import get_secret
-
+    from segmentation.store.clients import secrets
     from segmentation.sync.adapters.webhook import WebhookAdapter
 
     if not settings.webhook_url:
         raise ChannelNotConfigured("webhook URL is not configured (stack parameter WebhookUrl)")
     # Cached by Powertools for five minutes: a rotated secret is picked up without a redeploy.
-    secret = get_secret(settings.webhook_secret_arn, max_age=300)
+    secret = secrets().get(settings.webhook_secret_arn, max_age=300)
     return WebhookAdapter(settings.webhook_url, str(secret))
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from segmentation.domain.types import iso
 from segmentation.observability import logger
-from segmentation.segments.models import MembershipChange
-from segmentation.segments.registry import ActiveSegment
+from segmentation.segments.models import MembershipChange, SegmentDefinition
 from segmentation.store.clients import client
 from segmentation.sync.tasks import MAX_CUSTOMERS_PER_TASK, SyncTask
 
@@ -19,7 +19,7 @@ MEMBERSHIP_CHANGED = "SegmentMembershipChanged"
 
 
 def build_tasks(
-    changes: list[MembershipChange], segments: dict[str, ActiveSegment], reason: str, now: datetime
+    changes: list[MembershipChange], segments: Mapping[str, SegmentDefinition], reason: str, now: datetime
 ) -> list[SyncTask]:
     """One task per (segment, destination), at most ``MAX_CUSTOMERS_PER_TASK`` customers each."""
     by_segment: dict[str, list[str]] = defaultdict(list)
@@ -27,11 +27,11 @@ def build_tasks(
         by_segment[change.segment_id].append(change.customer_id)
     tasks: list[SyncTask] = []
     for segment_id, customer_ids in by_segment.items():
-        segment = segments.get(segment_id)
-        if segment is None:
+        definition = segments.get(segment_id)
+        if definition is None:
             continue
         unique = sorted(set(customer_ids))
-        for destination in segment.definition.destinations:
+        for destination in definition.destinations:
             for start in range(0, len(unique), MAX_CUSTOMERS_PER_TASK):
                 tasks.append(
                     SyncTask(
@@ -66,7 +66,7 @@ class AwsPublisher:
         self.queue_url = queue_url
         self.bus_name = bus_name
 
-    def publish(self, changes: list[MembershipChange], segments: dict[str, ActiveSegment], reason: str) -> None:
+    def publish(self, changes: list[MembershipChange], segments: Mapping[str, SegmentDefinition], reason: str) -> None:
         now = datetime.now(UTC)
         tasks = build_tasks(changes, segments, reason, now)
         for start in range(0, len(tasks), 10):
