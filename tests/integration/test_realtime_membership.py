@@ -292,3 +292,17 @@ def test_bad_event_detail_goes_to_the_dlq_with_its_reason(stack):
     [message] = queue_messages(stack.env, "CustomerEventsDLQ")
     reason = message["MessageAttributes"]["reason"]["StringValue"]
     assert "placed_at" in reason and "total" in reason
+
+
+def test_a_late_redelivered_tag_never_undoes_a_newer_change(api):
+    register(api, "c1")
+    api("POST", "/segments", {"name": "VIP tagged", "rule": {"attr": "tags", "op": "contains", "value": "vip"}})
+    added = {"add": ["vip"], "occurred_at": "2026-11-19T10:00:00Z"}
+    api("POST", "/customers/c1/tags", added)
+    _, removed = api("POST", "/customers/c1/tags", {"remove": ["vip"], "occurred_at": "2026-11-19T11:00:00Z"})
+    assert [c["change"] for c in removed["changes"]] == ["exited"]
+
+    _, late = api("POST", "/customers/c1/tags", added)  # the first change, delivered again after the second
+
+    assert late["changes"] == []
+    assert api("GET", "/customers/c1")[1]["profile"]["tags"] == []

@@ -110,7 +110,8 @@ def post_engagement(customer_id: CustomerPath, body: Annotated[EngagementInput, 
 
 @router.post("/customers/<customer_id>/tags", responses={404: ERROR}, summary="Add or remove tags")
 def post_tags(customer_id: CustomerPath, body: Annotated[TagChange, Body()]) -> dict[str, Any]:
-    return _outcome(services().engine.tag(customer_id, body.add, body.remove, clock.now(), must_exist=True))
+    engine = services().engine
+    return _outcome(engine.tag(customer_id, body.add, body.remove, clock.now(), at=body.occurred_at, must_exist=True))
 
 
 @router.put("/customers/<customer_id>/consent", responses={404: ERROR}, summary="Set consent per channel")

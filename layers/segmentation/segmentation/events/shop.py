@@ -86,6 +86,8 @@ def to_fact(event: ShopEvent) -> tuple[str, object]:
                 return engagement.customer_id, engagement
             case "CustomerTagged":
                 tagged = CustomerTagged.model_validate(detail)
+                if tagged.occurred_at is None:
+                    tagged.occurred_at = event.time
                 return tagged.customer_id, tagged
             case "ConsentChanged":
                 consent = ConsentDetail.model_validate(detail)

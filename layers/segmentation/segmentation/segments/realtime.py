@@ -157,9 +157,18 @@ class MembershipEngine:
         return mutate
 
     def tag(
-        self, customer_id: str, add: Iterable[str], remove: Iterable[str], now: datetime, *, must_exist: bool = False
+        self,
+        customer_id: str,
+        add: Iterable[str],
+        remove: Iterable[str],
+        now: datetime,
+        *,
+        at: datetime | None = None,
+        must_exist: bool = False,
     ) -> Outcome:
-        return self._reconcile(customer_id, now, set(), mutate=_tag_change(add, remove), must_exist=must_exist)
+        return self._reconcile(
+            customer_id, now, set(), mutate=_tag_change(add, remove, at or now), must_exist=must_exist
+        )
 
     def set_consent(
         self,
@@ -200,7 +209,7 @@ class MembershipEngine:
                     changes.append(self._profile_change(fact, now))
                     claim = True
                 case TagChange():
-                    changes.append(_tag_change(fact.add, fact.remove))
+                    changes.append(_tag_change(fact.add, fact.remove, fact.occurred_at or now))
                 case ConsentFact():
                     changes.append(lambda p, f=fact: apply_consent(p, f.channels, f.source, f.at))
                 case _:
@@ -302,11 +311,23 @@ class ConsentFact:
     at: datetime
 
 
-def _tag_change(add: Iterable[str], remove: Iterable[str]) -> ProfileChange:
-    add_set, remove_set = set(add), set(remove)
+def _tag_change(add: Iterable[str], remove: Iterable[str], at: datetime) -> ProfileChange:
+    """Add and remove tags; each tag remembers when it was last changed, so a late or redelivered change to
+    it never undoes a newer one (an old "add vip" arriving after "remove vip")."""
+    wanted = {tag: True for tag in add} | {tag: False for tag in remove}
 
     def mutate(profile: CustomerProfile) -> CustomerProfile:
-        return profile.model_copy(update={"tags": sorted((set(profile.tags) | add_set) - remove_set)})
+        tags, times = set(profile.tags), dict(profile.field_times)
+        for tag, present in wanted.items():
+            key = f"tags.{tag}"
+            if key in times and times[key] > at:
+                continue
+            times[key] = at
+            if present:
+                tags.add(tag)
+            else:
+                tags.discard(tag)
+        return profile.model_copy(update={"tags": sorted(tags), "field_times": times})
 
     return mutate
 
