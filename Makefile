@@ -41,6 +41,8 @@ serve: venv
 lint: venv
 	$(BIN)/ruff check layers functions local_runtime tests benchmarks
 	$(BIN)/ruff format --check layers functions local_runtime tests benchmarks
+	$(BIN)/mypy layers/segmentation/segmentation local_runtime
+	@for handler in functions/*/app.py; do $(BIN)/mypy $$handler || exit 1; done  # one each: all are named app
 
 validate: venv
 	$(BIN)/cfn-lint template.yaml

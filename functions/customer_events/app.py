@@ -5,6 +5,7 @@ one load and one commit; failures are reported per message (ReportBatchItemFailu
 """
 
 from aws_lambda_powertools.utilities.data_classes import SQSEvent
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from segmentation.events.shop import process_batch
 from segmentation.observability import logger, metrics
@@ -13,7 +14,7 @@ from segmentation.wiring import services
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-def lambda_handler(event: dict, context: object) -> dict:
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
     svc = services()
     messages = [(record.message_id, record.body) for record in SQSEvent(event).records]
     failed = process_batch(messages, svc.engine, svc.settings.dead_letter_queue_url)

@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
 from segmentation import clock
+from segmentation.api.responses import ERROR
 from segmentation.domain.models import (
     ConsentUpdate,
     CustomerUpsert,
@@ -26,7 +27,6 @@ from segmentation.wiring import services
 
 router = Router()
 
-ERROR = {"description": "Error", "content": {"application/json": {"schema": {"type": "object"}}}}
 
 CustomerPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:@-]{1,128}$")]
 SegmentPath = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]

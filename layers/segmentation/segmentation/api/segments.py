@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import ConfigDict, Field
 
 from segmentation import clock
+from segmentation.api.responses import CREATED, ERROR
 from segmentation.domain.types import Model
 from segmentation.segments.models import Destination, SegmentDefinition, SegmentInput
 from segmentation.segments.service import PassResult
@@ -18,8 +19,6 @@ from segmentation.wiring import services
 
 router = Router()
 
-ERROR = {"description": "Error", "content": {"application/json": {"schema": {"type": "object"}}}}
-CREATED = {201: {"description": "Created; initial membership computed"}, 400: ERROR, 409: ERROR}
 
 SegmentPath = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 
@@ -47,7 +46,7 @@ def _saved(
 
 @router.get("/segments", summary="List segments")
 def list_segments(include_archived: Annotated[bool, Query()] = False) -> dict[str, Any]:
-    segments = services().segments.list(include_archived)
+    segments = services().segments.definitions(include_archived)
     return {"segments": [s.model_dump(mode="json") for s in segments]}
 
 

@@ -181,7 +181,7 @@ class MembershipEngine:
         must_exist: bool = False,
     ) -> Outcome:
         """Consent changes apply even before registration arrives (events can be reordered)."""
-        mutate: ProfileChange = lambda p: apply_consent(p, channels, source, at)  # noqa: E731
+        mutate = _consent_change(ConsentFact(channels, source, at))
         return self._reconcile(customer_id, now, set(), mutate=mutate, must_exist=must_exist)
 
     def record_facts(self, customer_id: str, facts: list[object], now: datetime) -> Outcome:
@@ -211,7 +211,7 @@ class MembershipEngine:
                 case TagChange():
                     changes.append(_tag_change(fact.add, fact.remove, fact.occurred_at or now))
                 case ConsentFact():
-                    changes.append(lambda p, f=fact: apply_consent(p, f.channels, f.source, f.at))
+                    changes.append(_consent_change(fact))
                 case _:
                     raise TypeError(f"not a customer fact: {type(fact).__name__}")
         if appended:
@@ -309,6 +309,13 @@ class ConsentFact:
     channels: dict[ConsentChannel, ConsentStatus]
     source: str
     at: datetime
+
+
+def _consent_change(fact: ConsentFact) -> ProfileChange:
+    def mutate(profile: CustomerProfile) -> CustomerProfile:
+        return apply_consent(profile, fact.channels, fact.source, fact.at)
+
+    return mutate
 
 
 def _tag_change(add: Iterable[str], remove: Iterable[str], at: datetime) -> ProfileChange:

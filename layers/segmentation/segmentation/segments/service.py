@@ -57,7 +57,7 @@ class SegmentService:
 
     # -- definitions -------------------------------------------------------------------------------
 
-    def list(self, include_archived: bool = False) -> list[SegmentDefinition]:
+    def definitions(self, include_archived: bool = False) -> list[SegmentDefinition]:
         segments = self.store.list_segments()
         return [s for s in segments if include_archived or s.status == SegmentStatus.ACTIVE]
 
@@ -66,7 +66,7 @@ class SegmentService:
 
     def compile(self, rule: dict[str, Any], self_id: str | None = None) -> Rule:
         """Validate and compile ``rule`` against the active segments (for ``in_segment`` and cycles)."""
-        trees = {s.segment_id: s.rule for s in self.list() if s.segment_id != self_id}
+        trees = {s.segment_id: s.rule for s in self.definitions() if s.segment_id != self_id}
         if self_id is not None:
             trees[self_id] = rule
         return parse_rule(rule, segment_lookup=trees.get, self_id=self_id)
@@ -127,7 +127,7 @@ class SegmentService:
         """Archive a segment: every member exits (so channels drop them); versions and history are kept."""
         current = self.store.get_segment(segment_id)
         dependants = [
-            s.segment_id for s in self.list() if segment_id in _references(s.rule) and s.segment_id != segment_id
+            s.segment_id for s in self.definitions() if segment_id in _references(s.rule) and s.segment_id != segment_id
         ]
         if dependants:
             raise RuleValidationError(

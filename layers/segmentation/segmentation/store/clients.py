@@ -14,7 +14,7 @@ from typing import Any
 def client(service: str) -> Any:
     import boto3  # deferred: keeps handler import time close to bare boto3 when a path never needs AWS
 
-    return boto3.session.Session().client(service)
+    return boto3.session.Session().client(service)  # type: ignore[call-overload]  # name known at run time
 
 
 @cache
