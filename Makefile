@@ -50,11 +50,12 @@ validate: venv
 
 build: venv
 	$(BIN)/sam build --template template.yaml --build-dir .aws-sam/build
+	@test -d .aws-sam/build/SegmentationLayer/python/segmentation || { echo "layer package missing from the build"; exit 1; }
 
 unit: venv
 	$(BIN)/pytest tests/unit -n 2
 
-test: venv lint validate
+test: venv lint validate build
 	$(BIN)/pytest tests -n 2
 
 bench: venv
