@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
 from segmentation.segments.realtime import MembershipEngine
 from segmentation.segments.registry import SegmentRegistry
@@ -11,6 +12,9 @@ from segmentation.segments.service import SegmentService
 from segmentation.settings import Settings, get_settings
 from segmentation.store.dynamo import DynamoStore
 from segmentation.sync.publisher import AwsPublisher
+
+if TYPE_CHECKING:
+    from segmentation.privacy.suppression import SuppressionList
 
 
 @dataclass(frozen=True)
@@ -32,10 +36,21 @@ def services() -> Services:
     return Services(settings, store, registry, engine, SegmentService(store, registry, publisher, settings.tz))
 
 
+@cache
+def suppression_list() -> SuppressionList:
+    """The suppression list, keyed by the stack's secret salt (fetched once per container)."""
+    from segmentation.privacy.suppression import SuppressionList
+    from segmentation.store.clients import secrets
+
+    settings = get_settings()
+    return SuppressionList(settings.table_name, secrets().get(settings.suppression_salt_arn))
+
+
 def reset() -> None:
     """Forget settings, clients and services (tests point them at a fresh moto)."""
     from segmentation.store.clients import reset as reset_clients
 
     services.cache_clear()
+    suppression_list.cache_clear()
     get_settings.cache_clear()
     reset_clients()
