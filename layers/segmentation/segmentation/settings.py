@@ -18,6 +18,7 @@ class Settings:
     segment_cache_seconds: float = 60.0
     webhook_secret_arn: str = ""
     webhook_url: str = ""
+    channel_secret_prefix: str = ""
 
     @property
     def tz(self) -> ZoneInfo:
@@ -40,4 +41,5 @@ def get_settings() -> Settings:
         segment_cache_seconds=float(_env("SEGMENT_CACHE_SECONDS", "60")),
         webhook_secret_arn=_env("WEBHOOK_SECRET_ARN", ""),
         webhook_url=_env("WEBHOOK_URL", ""),
+        channel_secret_prefix=_env("CHANNEL_SECRET_PREFIX", ""),
     )
