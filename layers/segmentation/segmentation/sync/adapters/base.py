@@ -60,7 +60,12 @@ class ChannelSpec:
     requires_purpose: bool = True
     # Destination field names (the keys of a destination's field mapping) must match this.
     field_pattern: str = r"^[A-Za-z0-9_]{1,64}$"
-    # Things the reference could not confirm, shown in docs/channels.md and logged nowhere.
+    # For docs/channels.md (the per-platform table is generated from the specs): how membership is
+    # represented, how we authenticate, and how the platform signals throttling.
+    representation: str = ""
+    auth: str = ""
+    throttle_signal: str = ""
+    # Things the vendor documentation did not confirm; listed in docs/channels.md.
     unverified: tuple[str, ...] = ()
 
     def bucket(self, operation: Operation) -> str | None:

@@ -32,6 +32,9 @@ from segmentation.sync.adapters.base import (
 SPEC = ChannelSpec(
     name="hubspot",
     title="HubSpot",
+    representation="static (MANUAL) contact list",
+    auth="Bearer private-app token",
+    throttle_signal="429 with X-HubSpot-RateLimit-* headers; Retry-After unverified",
     identity="email",
     needs_upsert=True,
     upsert_batch=100,

@@ -36,6 +36,9 @@ from segmentation.sync.adapters.base import (
 SPEC = ChannelSpec(
     name="mailchimp",
     title="Mailchimp",
+    representation="member tag (static segment of the audience)",
+    auth="HTTP Basic, API key as password; data-centre host from the key suffix",
+    throttle_signal="429 (too many connections), no Retry-After",
     identity="email",
     needs_upsert=True,
     upsert_batch=1,
