@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -51,9 +52,12 @@ def secret_config(settings: Settings) -> ConfigLoader:
             if not settings.webhook_url:
                 raise NotConfigured("webhook URL is not configured (stack parameter WebhookUrl)")
             return {"url": settings.webhook_url, "secret": secrets().get(settings.webhook_secret_arn, max_age=300)}
-        if not settings.channel_secret_prefix:
+        # Only this function has the variable, and settings may have been read by another function sharing the
+        # process (the local runtime), so it is read here rather than trusted from the cached settings.
+        prefix = os.environ.get("CHANNEL_SECRET_PREFIX") or settings.channel_secret_prefix
+        if not prefix:
             raise NotConfigured("CHANNEL_SECRET_PREFIX is not set")
-        name = f"{settings.channel_secret_prefix}{channel}"
+        name = f"{prefix}{channel}"
         try:
             value = secrets().get(name, max_age=300, transform="json")
         except Exception as exc:  # Powertools wraps every failure in GetParameterError
@@ -75,6 +79,7 @@ class ChannelRuntime:
 
 
 _RUNTIMES: dict[str, ChannelRuntime] = {}
+_SYSTEM_CLOCK = SystemClock()
 
 
 def runtime(channel: str, config: ConfigLoader, state: SyncState, clock: Clock) -> ChannelRuntime:
@@ -119,7 +124,7 @@ def handle_task(
 ) -> DeliveryReport | None:
     """Deliver (or reconcile) one task. Raises :class:`RetryLater` when records are still retryable and
     re-raises configuration errors, so the message is retried and, in the end, dead-lettered."""
-    clock = clock or SystemClock()
+    clock = clock or _SYSTEM_CLOCK
     try:
         adapters.load(task.channel)
     except adapters.UnknownChannel as exc:
