@@ -97,10 +97,11 @@ def route(method: str, pattern: str, bucket: str = "default") -> Callable[[Calla
 
 class FakePlatform:
     channel: ClassVar[str]
-    rates: ClassVar[dict[str, tuple[Rate, ...]]] = {}
+    rates: dict[str, tuple[Rate, ...]] = {}
 
     def __init__(self, *, clock: Clock | None = None, faults: Faults | None = None) -> None:
         self.clock = clock or SystemClock()
+        self.rates = dict(type(self).rates)  # per instance: a demo may lift them
         self.faults = faults or Faults()
         self.rng = random.Random(self.faults.seed)
         self.scripted: deque[str] = deque()
