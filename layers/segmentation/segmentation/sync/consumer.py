@@ -92,10 +92,10 @@ def runtime(channel: str, config: ConfigLoader, state: SyncState, clock: Clock) 
     if current is not None and current.config_digest == digest and current.limiter.clock is clock:
         return current
     limiter = RateLimiter(_rates(module.SPEC, values), clock)
-    if limiter.rates:
-        limiter.restore(state.load_limiter(channel))
     if current is not None and current.limiter.clock is clock:
-        limiter.restore(current.limiter.snapshot())
+        limiter.restore(current.limiter.snapshot())  # new credentials, same account: same budget
+    elif limiter.rates:
+        limiter.restore(state.load_limiter(channel))
     adapter: ChannelAdapter = module.create(values, PacedHttp(JsonHttp(), limiter))
     _RUNTIMES[channel] = ChannelRuntime(adapter, limiter, digest)
     return _RUNTIMES[channel]

@@ -110,7 +110,7 @@ class RateLimiter:
     def restore(self, snapshot: Mapping[str, list[float]]) -> None:
         for name, times in snapshot.items():
             if name in self._log:
-                self._log[name] = sorted(set(self._log[name]) | {float(t) for t in times})
+                self._log[name] = sorted(self._log[name] + [float(t) for t in times])
 
 
 class PacedHttp:
