@@ -8,7 +8,6 @@ retries, so that backoff honours each platform's throttle signal and counts agai
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,14 +15,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from segmentation.sync.adapters.base import NotConfigured, Rejected, Retryable, Throttled
-
-_EMAIL = re.compile(r"[^\s\"'<>@,;:]+@[^\s\"'<>@,;:]+")
-
-
-def redact(text: str, limit: int = 300) -> str:
-    """Platform error texts often echo the address they refused; status and logs must never hold it."""
-    return _EMAIL.sub("<email>", text)[:limit]
+from segmentation.sync.adapters.base import NotConfigured, Rejected, Retryable, Throttled, redact
 
 
 @dataclass(frozen=True)

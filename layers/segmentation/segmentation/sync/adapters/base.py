@@ -11,6 +11,7 @@ A module ``segmentation/sync/adapters/<channel>.py`` is an adapter when it defin
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -117,21 +118,29 @@ class Outcome:
 
 OK = Outcome(Verdict.OK)
 
+_EMAIL = re.compile(r"[^\s\"'<>@,;:]+@[^\s\"'<>@,;:]+")
+
+
+def redact(text: str, limit: int = 300) -> str:
+    """Platform error texts often echo the address they refused; reasons end up in the sync status and logs,
+    which must never hold one."""
+    return _EMAIL.sub("<email>", text)[:limit]
+
 
 def ok(platform_id: str | None = None) -> Outcome:
     return Outcome(Verdict.OK, platform_id=platform_id) if platform_id else OK
 
 
 def retry(reason: str, after: float | None = None) -> Outcome:
-    return Outcome(Verdict.RETRY, reason, retry_after=after)
+    return Outcome(Verdict.RETRY, redact(reason), retry_after=after)
 
 
 def terminal(reason: str) -> Outcome:
-    return Outcome(Verdict.TERMINAL, reason)
+    return Outcome(Verdict.TERMINAL, redact(reason))
 
 
 def stale(reason: str = "record no longer exists at the platform") -> Outcome:
-    return Outcome(Verdict.STALE_ID, reason)
+    return Outcome(Verdict.STALE_ID, redact(reason))
 
 
 Outcomes = dict[str, Outcome]
@@ -146,7 +155,10 @@ def all_ok(contacts: list[Contact]) -> Outcomes:
 
 
 class DeliveryError(Exception):
-    """The whole request failed; subclasses say how the engine should react."""
+    """The whole request failed; subclasses say how the engine should react. Messages are redacted."""
+
+    def __init__(self, message: str, *args: object) -> None:
+        super().__init__(redact(message), *args)
 
 
 class Throttled(DeliveryError):
