@@ -18,10 +18,14 @@ class DeterministicPartial:
 
     partial_requests = 2
 
+    def warm_up(self, h: Harness) -> None:
+        """Requests to make before the faults are scripted (a token, a tag created on first use)."""
+
     def test_partial_failures_are_retried_per_record(self, h: Harness) -> None:
         cids = [f"c{i}" for i in range(9)]
         for cid in cids:
             h.customer(cid)
+        self.warm_up(h)
         h.fake.inject("partial", self.partial_requests)
         report = h.settle(cids, rounds=30)
         assert (
