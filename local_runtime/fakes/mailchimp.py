@@ -107,7 +107,8 @@ class FakeMailchimp(FakePlatform):
             for index, email in enumerate(emails):
                 member = _hash(str(email))
                 if index in failing:
-                    errors.append({"email_addresses": [email], "error": "Temporary error, please try again"})
+                    # Mailchimp's error texts name the address; ours must never reach our logs or status.
+                    errors.append({"email_addresses": [email], "error": f"{email} could not be updated, try again"})
                 elif member not in self.contacts:
                     errors.append(
                         {"email_addresses": [email], "error": "Email address is not a member of this audience"}

@@ -50,3 +50,11 @@ def test_error_texts_never_carry_an_address():
         check(response(400, b'{"detail":"jo.bloggs+x@example.co.uk looks fake"}'), "x")
     assert "@" not in str(raised.value) and "<email>" in str(raised.value)
     assert redact("a@b.c and d@e.f") == "<email> and <email>"
+
+
+def test_outcome_reasons_and_delivery_errors_are_redacted():
+    from segmentation.sync.adapters.base import Retryable, retry, stale, terminal
+
+    for outcome in (retry("jo@example.com is busy"), terminal("jo@example.com invalid"), stale("jo@example.com gone")):
+        assert "jo@example.com" not in outcome.reason and "<email>" in outcome.reason
+    assert "@" not in str(Retryable("timeout for jo@example.com"))
