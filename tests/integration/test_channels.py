@@ -126,3 +126,36 @@ def test_bad_credentials_dead_letter_the_task_and_a_redrive_delivers_it(channels
     moved = redrive(sqs, router.env.physical_ids["SyncDLQ"], router.env.physical_ids["SyncQueue"])
     router.drain()
     assert moved == 1 and emails(fakes, "hubspot", "Buyers") == {"c1@example.com"}
+
+
+def test_the_same_changes_published_twice_are_queued_once(stack):
+    from datetime import UTC, datetime
+
+    from segmentation.segments.models import Destination, MembershipChange, SegmentDefinition
+    from segmentation.sync.publisher import AwsPublisher
+
+    now = datetime(2026, 11, 20, tzinfo=UTC)
+    definition = SegmentDefinition(
+        segment_id="buyers",
+        name="Buyers",
+        rule={"attr": "orders_count", "op": "gte", "value": 1},
+        destinations=[Destination(channel="hubspot"), Destination(channel="klaviyo")],
+        created_at=now,
+        updated_at=now,
+    )
+    changes = [MembershipChange(segment_id="buyers", customer_id="c1", entered=True, at=now, segment_version=1)]
+    publisher = AwsPublisher(stack.env.physical_ids["SyncQueue"], stack.env.physical_ids["SegmentationBus"])
+    publisher.publish(changes, {"buyers": definition}, reason="realtime")
+    publisher.publish(changes, {"buyers": definition}, reason="realtime")  # a handler retried after publishing
+
+    sqs = stack.env.client("sqs")
+    bodies = []
+    while messages := sqs.receive_message(QueueUrl=stack.env.physical_ids["SyncQueue"], MaxNumberOfMessages=10).get(
+        "Messages", []
+    ):
+        bodies += [m["Body"] for m in messages]
+        sqs.delete_message_batch(
+            QueueUrl=stack.env.physical_ids["SyncQueue"],
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+        )
+    assert len(bodies) == 2  # one task per destination, not two
