@@ -35,9 +35,9 @@ class FakePipedrive(FakePlatform):
 
     def label_option(self, name: str) -> int:
         """A label option created in Pipedrive by someone else."""
-        option = {"id": next(self._option_ids), "label": name, "color": "blue"}
-        self.options.append(option)
-        return int(option["id"])
+        option_id = next(self._option_ids)
+        self.options.append({"id": option_id, "label": name, "color": "blue"})
+        return option_id
 
     def list_key(self, list_name: str) -> str:
         return next((str(o["id"]) for o in self.options if o["label"] == list_name), "")
