@@ -159,3 +159,26 @@ def test_the_same_changes_published_twice_are_queued_once(stack):
             Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
         )
     assert len(bodies) == 2  # one task per destination, not two
+
+
+def test_a_channel_set_up_later_is_backfilled_by_reconciliation(channels):
+    router, fakes = channels
+    sm = router.env.client("secretsmanager")
+    sm.delete_secret(SecretId="segmentation-local/channels/klaviyo", ForceDeleteWithoutRecovery=True)
+    call(router, "POST", "/segments", {**BUYERS, "destinations": [{"channel": "klaviyo", "list_name": "Buyers"}]})
+    buy(router, "c1", "c1@example.com")
+    router.drain()
+    status = call(router, "GET", "/segments/buyers/sync")["channels"][0]
+    assert "not configured" in status["last_error"] and status["pending"] == 0
+    dlq = router.env.client("sqs").get_queue_attributes(
+        QueueUrl=router.env.physical_ids["SyncDLQ"], AttributeNames=["ApproximateNumberOfMessages"]
+    )
+    assert dlq["Attributes"]["ApproximateNumberOfMessages"] == "0"  # nothing to redrive: not set up is not a fault
+
+    put_channel_secret(router.env, "klaviyo", {"api_key": "pk_fake_0000000000000000", "base_url": fakes["klaviyo"].url})
+    from segmentation.store.clients import reset
+
+    reset()
+    router.fire_schedule("ChannelReconcileFunction")
+    router.drain()
+    assert emails(fakes, "klaviyo", "Buyers") == {"c1@example.com"}

@@ -18,7 +18,14 @@ from typing import Any
 from segmentation.observability import logger
 from segmentation.settings import Settings
 from segmentation.sync import adapters
-from segmentation.sync.adapters.base import ChannelAdapter, ChannelSpec, DeliveryError, NotConfigured, Rate
+from segmentation.sync.adapters.base import (
+    ChannelAdapter,
+    ChannelDisabled,
+    ChannelSpec,
+    DeliveryError,
+    NotConfigured,
+    Rate,
+)
 from segmentation.sync.delivery import DeliveryReport, deliver
 from segmentation.sync.engine import DeliveryEngine
 from segmentation.sync.metrics import emit
@@ -50,18 +57,20 @@ def secret_config(settings: Settings) -> ConfigLoader:
 
         if channel == "webhook":
             if not settings.webhook_url:
-                raise NotConfigured("webhook URL is not configured (stack parameter WebhookUrl)")
+                raise ChannelDisabled("webhook URL is not configured (stack parameter WebhookUrl)")
             return {"url": settings.webhook_url, "secret": secrets().get(settings.webhook_secret_arn, max_age=300)}
         # Only this function has the variable, and settings may have been read by another function sharing the
         # process (the local runtime), so it is read here rather than trusted from the cached settings.
         prefix = os.environ.get("CHANNEL_SECRET_PREFIX") or settings.channel_secret_prefix
         if not prefix:
-            raise NotConfigured("CHANNEL_SECRET_PREFIX is not set")
+            raise ChannelDisabled("channel credentials are not configured (CHANNEL_SECRET_PREFIX is not set)")
         name = f"{prefix}{channel}"
         try:
             value = secrets().get(name, max_age=300, transform="json")
         except Exception as exc:  # Powertools wraps every failure in GetParameterError
-            raise NotConfigured(f"no credentials for {channel}: secret {name} is missing or unreadable") from exc
+            if "ResourceNotFound" in repr(exc.__cause__ or exc):
+                raise ChannelDisabled(f"{channel} is not configured: no secret {name}") from exc
+            raise NotConfigured(f"no credentials for {channel}: secret {name} is unreadable") from exc
         if not isinstance(value, dict):
             raise NotConfigured(f"secret {name} must hold a JSON object")
         return value
@@ -150,6 +159,10 @@ def handle_task(
             return None
         started = time.perf_counter()
         report = deliver(task, state, rt.adapter, engine)
+    except ChannelDisabled as exc:
+        state.record_status(task.segment_id, task.channel, StatusUpdate(failures=1, error=str(exc)))
+        logger.warning("sync task for a channel that is not configured", extra={"channel": task.channel})
+        return None
     except DeliveryError as exc:
         state.record_status(task.segment_id, task.channel, StatusUpdate(failures=1, error=str(exc)))
         emit(task.channel, {"SyncRunFailed": 1})

@@ -183,8 +183,13 @@ class Rejected(DeliveryError):
 
 
 class NotConfigured(DeliveryError):
-    """Credentials or destination configuration are missing or refused (401/403): nothing can succeed until
+    """Credentials or destination configuration are refused (401/403) or invalid: nothing can succeed until
     an operator fixes it, so the task fails (and, after the queue's retries, waits in the DLQ for a redrive)."""
+
+
+class ChannelDisabled(NotConfigured):
+    """The channel is not set up in this deployment at all (no secret, no webhook URL). Its tasks are recorded
+    in the status and dropped rather than dead-lettered: once it is set up, reconciliation backfills it."""
 
 
 # --------------------------------------------------------------------------------------------- interface
