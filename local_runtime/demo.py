@@ -1,11 +1,13 @@
 """`make demo`: a synthetic aromatherapy shop, end to end on the local runtime.
 
-1. local AWS (moto) with every resource of template.yaml, and a local signed-webhook receiver;
+1. local AWS (moto) with every resource of template.yaml, a local signed-webhook receiver, and fake
+   Mailchimp, HubSpot and Klaviyo servers whose credentials are stored as the channels' secrets;
 2. the built-in segment templates created through the API;
 3. two years of shop history replayed through the real customer-events handler (queue batches grouped by
    customer, as SQS would deliver them), then the last days live: EventBridge -> rule -> queue -> handler;
-4. sync tasks delivered by the real channel-sync handler to the webhook;
-5. a summary: segment sizes, members with the reasons they are in, what the webhook received.
+4. sync tasks delivered by the real channel-sync handler to the webhook; after the backfill the three
+   platforms are added as destinations and the scheduled drift reconciliation fills them;
+5. a summary: segment sizes, members with the reasons they are in, what the webhook and each platform received.
 
 The clock is pinned to the end of the synthetic history so every run prints the same numbers.
 """
@@ -22,7 +24,9 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+from local_runtime.channels import start_fakes, stop_fakes
 from local_runtime.cli import Command, add_stack_arguments, local_stack, parse_overrides
+from local_runtime.fakes.base import FakePlatform
 from local_runtime.router import Router
 from local_runtime.shop import Shop, generate_shop
 from local_runtime.webhook_receiver import WebhookReceiver
@@ -151,6 +155,7 @@ def run_demo(args: argparse.Namespace) -> int:
         router = Router(env)
         headers = {"x-api-key": router.api_key}
         log(f"local AWS at {aws.endpoint_url}; resources created from template.yaml: {len(env.physical_ids)}")
+        platforms = start_platforms(env, log)
 
         log("creating the built-in segments through the API ...")
         templates = router.api("GET", "/segment-templates", headers=headers)[2]["templates"]
@@ -168,6 +173,8 @@ def run_demo(args: argparse.Namespace) -> int:
         log(f"replaying {len(history)} historical events through CustomerEventsFunction ...")
         replay_backfill(router, history, log)
 
+        connect_platforms(router, headers, log)
+
         log(f"publishing the last {LIVE_DAYS} days live to EventBridge ({len(live)} events) ...")
         invocations = publish_live(router, live, env.physical_ids["SegmentationBus"])
         bad = {
@@ -182,6 +189,8 @@ def run_demo(args: argparse.Namespace) -> int:
         log(f"  handler invocations: {dict(invocations)}; errors: {len(stats.errors)}")
 
         summarize(router, headers, receiver, env)
+        print_platforms(router, headers, platforms, log)
+        stop_fakes(platforms)
     receiver.stop()
     return 0
 
@@ -225,6 +234,61 @@ def summarize(router: Router, headers: dict[str, str], receiver: WebhookReceiver
     )
     for message in attrs:
         log(f"  dead-lettered event, reason: {message['MessageAttributes']['reason']['StringValue']}")
+
+
+# ---------------------------------------------------------------------------------- marketing platforms
+
+PLATFORMS = ("mailchimp", "hubspot", "klaviyo")
+FIELDS = {
+    "mailchimp": {"FNAME": "first_name"},
+    "hubspot": {"firstname": "first_name"},
+    "klaviyo": {"first_name": "first_name"},
+}
+
+
+def start_platforms(env: Any, log: Any) -> dict[str, FakePlatform]:
+    """Local fakes of three marketing platforms, their credentials stored as the channels' secrets."""
+    platforms = start_fakes(env, PLATFORMS, unlimited=True)
+    log(f"fake platforms: {', '.join(f'{c} at {f.url}' for c, f in platforms.items())}")
+    return platforms
+
+
+def connect_platforms(router: Router, headers: dict[str, str], log: Any) -> None:
+    """Add the platforms to the synced segments after the backfill, then let drift reconciliation fill them:
+    a destination added to an existing segment is backfilled in batches, not member by member."""
+    log(f"adding {', '.join(PLATFORMS)} as destinations of {', '.join(SYNCED)}; reconciling ...")
+    for sid in SYNCED:
+        segment = router.api("GET", f"/segments/{sid}", headers=headers)[2]
+        destinations = segment["destinations"] + [
+            {"channel": c, "list_name": f"seg-{sid}", "fields": FIELDS[c]} for c in PLATFORMS
+        ]
+        body = {k: segment[k] for k in ("name", "description", "rule")} | {"destinations": destinations}
+        status, _, payload = router.api("PUT", f"/segments/{sid}", body=body, headers=headers)
+        if status != 200:
+            raise RuntimeError(f"could not add destinations to {sid}: {payload}")
+    router.drain(max_rounds=10_000)
+    router.fire_schedule("ChannelReconcileFunction")
+    stats = router.drain(max_rounds=10_000)
+    log(
+        f"  reconciliation and backfill: {stats.invocations_by_function.get('ChannelSyncFunction', 0)} sync invocations"
+    )
+
+
+def print_platforms(router: Router, headers: dict[str, str], platforms: dict[str, FakePlatform], log: Any) -> None:
+    log("\nwhat each marketing platform received (consented members only; counts per list)")
+    for channel, fake in platforms.items():
+        calls = ", ".join(f"{name.split(' ', 1)[1]} {count}" for name, count in sorted(fake.requests.items()))
+        log(f"  {channel}: {sum(fake.requests.values())} requests ({calls}); {len(fake.contacts)} contacts upserted")
+        for sid in SYNCED:
+            held = len(fake.members(f"seg-{sid}"))
+            state = router.api("GET", f"/segments/{sid}/sync", headers=headers)[2]["channels"]
+            row: dict[str, Any] = next((c for c in state if c["channel"] == channel), {})
+            drift = row.get("drift") or {}
+            log(
+                f"    list seg-{sid:<16} holds {held:>5}   (wanted {drift.get('wanted', '?')}, "
+                f"added {row.get('added', 0)}, removed {row.get('removed', 0)}, pending {row.get('pending', 0)}, "
+                f"failures {row.get('failures', 0)})"
+            )
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:

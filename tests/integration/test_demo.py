@@ -20,3 +20,10 @@ def test_demo_runs_end_to_end_on_a_small_shop(capsys, monkeypatch):
     delivered = int(re.search(r"webhook deliveries: (\d+), rejected signatures: (\d+)", out).group(1))
     assert delivered > 0 and "rejected signatures: 0" in out
     assert "dead-lettered event, reason: placed_at: Field required" in out
+    platforms = out.split("what each marketing platform received")[1]
+    for channel in ("mailchimp", "hubspot", "klaviyo"):
+        assert f"  {channel}: " in platforms
+    # Every list holds exactly the consented members the reconciliation wanted there.
+    lists = re.findall(r"holds\s+(\d+)\s+\(wanted (\d+), .* pending 0, failures 0\)", platforms)
+    assert len(lists) == 9 and all(held == wanted for held, wanted in lists)
+    assert sum(int(held) for held, _ in lists) > 0

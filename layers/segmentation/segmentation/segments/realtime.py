@@ -61,6 +61,12 @@ class ChangePublisher(Protocol):
         self, changes: list[MembershipChange], segments: Mapping[str, SegmentDefinition], reason: str
     ) -> None: ...
 
+    def resync(
+        self, customer_id: str, segment_ids: list[str], segments: Mapping[str, SegmentDefinition], reason: str
+    ) -> None:
+        """Re-check a member at their segments' destinations (consent or address changed, membership did not)."""
+        ...
+
 
 @dataclass(frozen=True)
 class _Work:
@@ -245,6 +251,7 @@ class MembershipEngine:
         if work.must_exist and not loaded.exists:
             raise NotFound(f"customer {customer_id} not found")
         history = loaded.history
+        before = history.profile
         if work.mutate is not None:
             previous_email = history.profile.email if loaded.exists else None
             history.profile = work.mutate(history.profile)
@@ -265,9 +272,15 @@ class MembershipEngine:
         unannounced = [
             change for change in _unannounced(loaded) if change.segment_id not in {c.segment_id for c in changes}
         ]
+        definitions = {segment_id: segment.definition for segment_id, segment in active.items()}
         if changes or unannounced:
-            definitions = {segment_id: segment.definition for segment_id, segment in active.items()}
             self.publisher.publish(changes + unannounced, definitions, reason="realtime")
+        if loaded.exists and _reach_changed(before, history.profile):
+            # Withdrawn consent must take the contact out of every destination now, not at the next change.
+            changed_ids = {c.segment_id for c in changes}
+            kept = [sid for sid, m in loaded.memberships.items() if m.member and sid not in changed_ids]
+            if kept:
+                self.publisher.resync(customer_id, sorted(kept), definitions, reason="consent")
         if loaded.exists or work.mutate is not None or history.orders or history.engagements:
             self.store.save_profile(history.profile, snapshot, loaded.version)
         logger.debug(
@@ -302,6 +315,14 @@ class MembershipEngine:
         if writes:
             self.store.apply_membership_changes(writes, profile_version=commit_version)
         return [change for change, _ in writes]
+
+
+def _reach_changed(before: CustomerProfile, after: CustomerProfile) -> bool:
+    """Whether what a destination may hold changed: consent per channel, or the address it is keyed on."""
+    if before.email != after.email or before.phone != after.phone:
+        return True
+    statuses = {channel: state.status for channel, state in before.consent.items()}
+    return statuses != {channel: state.status for channel, state in after.consent.items()}
 
 
 @dataclass(frozen=True)

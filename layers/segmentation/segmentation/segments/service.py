@@ -22,6 +22,7 @@ from segmentation.segments.registry import SegmentRegistry
 from segmentation.segments.templates import BY_ID as TEMPLATES
 from segmentation.store.dynamo import DynamoStore, LoadedCustomer, scan_customers
 from segmentation.store.errors import NotFound
+from segmentation.sync.destinations import validate_destinations
 
 PUBLISH_CHUNK = 500
 
@@ -76,6 +77,7 @@ class SegmentService:
     ) -> tuple[SegmentDefinition, PassResult]:
         segment_id = data.segment_id or slugify(data.name)
         self.compile(data.rule, self_id=segment_id)
+        validate_destinations(data.destinations)
         definition = SegmentDefinition(
             segment_id=segment_id,
             name=data.name,
@@ -110,6 +112,7 @@ class SegmentService:
             raise NotFound(f"segment {segment_id} is archived")
         expected = data.expected_version or current.version
         self.compile(data.rule, self_id=segment_id)
+        validate_destinations(data.destinations)
         definition = current.model_copy(
             update={
                 "name": data.name,

@@ -401,52 +401,6 @@ class DynamoStore:
         )
         return [SegmentDefinition.model_validate_json(row["doc"]["S"]) for row in page.get("Items", [])]
 
-    def record_sync(
-        self, segment_id: str, channel: str, *, delivered: int, failures: int, error: str | None, success: bool = False
-    ) -> None:
-        """Atomic counters, so concurrent deliveries for one channel never lose a count."""
-        now = it.S(iso(datetime.now(UTC)))
-        sets = ["segment_id = :seg", "channel = :ch"]
-        values: dict[str, Any] = {
-            ":seg": it.S(segment_id),
-            ":ch": it.S(channel),
-            ":d": it.N(delivered),
-            ":f": it.N(failures),
-        }
-        if success:
-            sets.append("last_success_at = :now")
-            values[":now"] = now
-        if error:
-            sets += ["last_error = :err", "last_error_at = :now"]
-            values[":err"] = it.S(error[:500])
-            values[":now"] = now
-        self._ddb.update_item(
-            TableName=self.table,
-            Key={"PK": it.S(it.segment_version_pk(segment_id)), "SK": it.S(f"SYNC#{channel}")},
-            UpdateExpression="SET " + ", ".join(sets) + " ADD delivered :d, failures :f",
-            ExpressionAttributeValues=values,
-        )
-
-    def sync_states(self, segment_id: str) -> list[dict[str, Any]]:
-        page = self._ddb.query(
-            TableName=self.table,
-            KeyConditionExpression="PK = :pk AND begins_with(SK, :s)",
-            ExpressionAttributeValues={":pk": it.S(it.segment_version_pk(segment_id)), ":s": it.S("SYNC#")},
-        )
-        out = []
-        for row in page.get("Items", []):
-            out.append(
-                {
-                    "channel": row["channel"]["S"],
-                    "delivered": int(row.get("delivered", {}).get("N", 0)),
-                    "failures": int(row.get("failures", {}).get("N", 0)),
-                    "last_success_at": row.get("last_success_at", {}).get("S"),
-                    "last_error": row.get("last_error", {}).get("S"),
-                    "last_error_at": row.get("last_error_at", {}).get("S"),
-                }
-            )
-        return out
-
 
 def _assemble(customer_id: str, raw: list[dict[str, Any]]) -> LoadedCustomer:
     profile: CustomerProfile | None = None
@@ -504,41 +458,6 @@ def _decode_cursor(cursor: str) -> dict[str, Any]:
     if not isinstance(key, dict) or "GSI1PK" not in key:
         raise ValueError("invalid cursor")
     return key
-
-
-class DeliveryView:
-    """What a sync task needs to know about one customer at delivery time."""
-
-    __slots__ = ("customer_id", "member", "profile")
-
-    def __init__(self, customer_id: str, member: bool, profile: CustomerProfile | None) -> None:
-        self.customer_id = customer_id
-        self.member = member
-        self.profile = profile
-
-
-def load_delivery_views(store: DynamoStore, segment_id: str, customer_ids: list[str]) -> dict[str, DeliveryView]:
-    """Membership and profile of each customer, read now (BatchGetItem, 100 keys per call)."""
-    keys = []
-    for cid in customer_ids:
-        keys.append({"PK": it.S(it.customer_pk(cid)), "SK": it.S(it.membership_sk(segment_id))})
-        keys.append({"PK": it.S(it.customer_pk(cid)), "SK": it.S(it.PROFILE_SK)})
-    rows: list[dict[str, Any]] = []
-    for start in range(0, len(keys), 100):
-        request: dict[str, Any] = {store.table: {"Keys": keys[start : start + 100], "ConsistentRead": True}}
-        while request:
-            out = store._ddb.batch_get_item(RequestItems=request)
-            rows.extend(out.get("Responses", {}).get(store.table, []))
-            request = out.get("UnprocessedKeys") or {}
-    members: dict[str, bool] = {}
-    profiles: dict[str, CustomerProfile] = {}
-    for row in rows:
-        cid = row["PK"]["S"][2:]
-        if row["SK"]["S"] == it.PROFILE_SK:
-            profiles[cid] = CustomerProfile.model_validate_json(row["doc"]["S"])
-        else:
-            members[cid] = bool(it.loads(row["doc"]["S"]).get("member"))
-    return {cid: DeliveryView(cid, members.get(cid, False), profiles.get(cid)) for cid in customer_ids}
 
 
 def scan_customers(store: DynamoStore) -> list[LoadedCustomer]:
