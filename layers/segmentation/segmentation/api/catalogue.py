@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from segmentation.features.catalogue import ATTRIBUTES, EVENT_PROPERTIES
-from segmentation.segments.templates import TEMPLATES
+from segmentation.segments.templates import ALL_TEMPLATES
 
 router = Router()
 
@@ -33,7 +33,7 @@ def list_attributes() -> dict[str, Any]:
 def list_templates() -> dict[str, Any]:
     return {
         "templates": [
-            {"template_id": t.template_id, "name": t.name, "description": t.description, "rule": t.rule}
-            for t in TEMPLATES
+            {"template_id": t.template_id, "name": t.name, "description": t.description, "rule": t.rule, "kind": t.kind}
+            for t in ALL_TEMPLATES
         ]
     }

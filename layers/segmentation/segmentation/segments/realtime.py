@@ -37,7 +37,11 @@ from segmentation.domain.models import (
     TagChange,
 )
 from segmentation.features.compute import CustomerView, build_view
+from segmentation.models.explain import model_context
+from segmentation.models.movement import track_rfm_group
+from segmentation.models.scoring import ScoringModel
 from segmentation.observability import logger
+from segmentation.rules import Rule
 from segmentation.segments.models import MembershipChange, MembershipRecord, SegmentDefinition
 from segmentation.segments.registry import ActiveSegment, SegmentRegistry
 from segmentation.store import items
@@ -52,6 +56,11 @@ from segmentation.store.dynamo import (
 from segmentation.store.errors import ConcurrentUpdate, NotFound
 
 ProfileChange = Callable[[CustomerProfile], CustomerProfile]
+ModelProvider = Callable[[], ScoringModel | None]
+
+
+def no_model() -> ScoringModel | None:
+    return None
 
 
 class ChangePublisher(Protocol):
@@ -118,12 +127,14 @@ class MembershipEngine:
         tz: ZoneInfo,
         *,
         max_attempts: int = 5,
+        models: ModelProvider = no_model,
     ) -> None:
         self.store = store
         self.registry = registry
         self.publisher = publisher
         self.tz = tz
         self.max_attempts = max_attempts
+        self.models = models  # the current scoring model (cached per container), or None before training
 
     # -- facts -------------------------------------------------------------------------------------
 
@@ -250,7 +261,9 @@ class MembershipEngine:
             history.profile = work.mutate(history.profile)
             if work.claim_email and history.profile.email and history.profile.email != previous_email:
                 self.store.claim_email(history.profile.email, customer_id, previous_email)
-        view = build_view(history, now, self.tz)
+        model = self.models()
+        view = build_view(history, now, self.tz, model)
+        history.profile = track_rfm_group(history.profile, view.attributes, now)
         snapshot = snapshot_of(view)
         active = self.registry.active()
         changed = changed_attributes(loaded.snapshot, snapshot)
@@ -261,7 +274,7 @@ class MembershipEngine:
             and (work.force or not loaded.exists or segment.rule.depends_on(changed, work.events))
         ]
         commit_version = loaded.version + 1
-        changes = self._evaluate(candidates, loaded, view, now, commit_version)
+        changes = self._evaluate(candidates, loaded, view, now, commit_version, model)
         unannounced = [
             change for change in _unannounced(loaded) if change.segment_id not in {c.segment_id for c in changes}
         ]
@@ -283,6 +296,7 @@ class MembershipEngine:
         view: CustomerView,
         now: datetime,
         commit_version: int,
+        model: ScoringModel | None = None,
     ) -> list[MembershipChange]:
         writes: list[tuple[MembershipChange, MembershipRecord | None]] = []
         for segment in candidates:
@@ -296,12 +310,23 @@ class MembershipEngine:
                 entered=verdict,
                 at=now,
                 segment_version=segment.definition.version,
-                trace=segment.rule.explain(view, now, self.tz) if verdict else None,
+                trace=explain_with_model(segment.rule, view, now, self.tz, model) if verdict else None,
             )
             writes.append((change, current))
         if writes:
             self.store.apply_membership_changes(writes, profile_version=commit_version)
         return [change for change, _ in writes]
+
+
+def explain_with_model(
+    rule: Rule, view: CustomerView, now: datetime, tz: ZoneInfo, model: ScoringModel | None
+) -> dict[str, Any]:
+    """The rule's explanation; for a rule on model attributes, also the scores and the model behind them."""
+    trace = rule.explain(view, now, tz)
+    context = model_context(rule.attributes, view.attributes, model) if rule.uses_model else None
+    if context is not None:
+        trace["model"] = context
+    return trace
 
 
 @dataclass(frozen=True)
