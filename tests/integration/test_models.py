@@ -3,6 +3,7 @@ AI segments fill as orders arrive, and the API shows the models, the clusters an
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -153,3 +154,24 @@ def test_an_invalid_model_document_turns_scoring_off_but_never_breaks_events(api
     assert "model.version" not in customer["features"]
     status, models = api("GET", "/models")
     assert models["current"]["valid"] is False and "bgnbd.r" in models["current"]["error"]
+
+
+def test_demo_shows_ai_segments_and_top_customers_by_clv(api, stack, capsys):
+    from local_runtime.demo import show_ai_segments
+
+    headers = {"x-api-key": "test-key"}
+    assert show_ai_segments(stack, headers, stack.env) is False
+    assert "no model has been published yet" in capsys.readouterr().out
+
+    publish_to(stack, document())
+    for number in range(3):
+        customer = f"c{number}"
+        register(api, customer)
+        for i in range(number + 1):
+            api("POST", f"/customers/{customer}/orders", order(f"{customer}-o{i}", f"2026-11-{10 + 3 * i}T10:00:00Z"))
+    assert show_ai_segments(stack, headers, stack.env, top=2) is True
+    out = capsys.readouterr().out
+    assert "AI segments from model 20261115T101500Z-1a2b3c4d" in out
+    assert re.search(r"Champions\s+0\s+champions", out)
+    top = out.split("top 2 customers by predicted CLV")[1].strip().splitlines()[2:]
+    assert [line.split()[0] for line in top] == ["c2", "c1"]  # three orders beat two, which beat one
