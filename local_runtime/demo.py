@@ -238,7 +238,7 @@ def show_ai_segments(router: Router, headers: dict[str, str], env: Any, top: int
 
     from segmentation import clock, wiring
     from segmentation.features.compute import build_view
-    from segmentation.models.document import RFM_GROUPS
+    from segmentation.models.rfm import RFM_GROUPS
     from segmentation.models.scoring import ScoringModel
     from segmentation.store.dynamo import DynamoStore, scan_customers
     from segmentation.store.models import ModelDocuments

@@ -180,3 +180,14 @@ def test_monthly_discount_compounds_to_the_annual_rate():
     assert factors[11] == pytest.approx(1 / 1.1)
     assert factors[23] == pytest.approx(1 / 1.21)
     assert factors[0] == pytest.approx(1.1 ** (-1 / 12))
+
+
+def test_time_to_one_purchase_from_known_points_finds_the_same_root():
+    known = {t: f.expected_purchases_if_alive(R, ALPHA, A, B, 2, 38.86, t) for t in (4.0, 13.0, 26.0, 52.0)}
+    alone = f.time_to_one_purchase(R, ALPHA, A, B, 2, 38.86, limit=520, tolerance=1e-6)
+    helped = f.time_to_one_purchase(R, ALPHA, A, B, 2, 38.86, limit=520, tolerance=1e-6, known=known)
+    assert helped == pytest.approx(alone, abs=1e-5)
+    beyond = {t: v for t, v in known.items() if v < 1.0}  # the root is past every known point
+    assert f.time_to_one_purchase(R, ALPHA, A, B, 2, 38.86, limit=520, tolerance=1e-6, known=beyond) == pytest.approx(
+        alone, abs=1e-5
+    )

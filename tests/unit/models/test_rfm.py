@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from segmentation.models import rfm
-from segmentation.models.document import RFM_GROUPS
+from segmentation.models.rfm import RFM_GROUPS
 
 BREAKS = [1, 2, 3, 5]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -13,12 +13,14 @@ from pydantic import ConfigDict, Field, ValidationError
 from segmentation import clock
 from segmentation.api.responses import CREATED, ERROR
 from segmentation.domain.types import Model
-from segmentation.models.document import ModelDocument
 from segmentation.segments.models import Destination, SegmentInput
 from segmentation.segments.service import slugify
 from segmentation.store.errors import NotFound
 from segmentation.store.models import ModelDocuments, StoredModel
 from segmentation.wiring import services
+
+if TYPE_CHECKING:
+    from segmentation.models.document import ModelDocument
 
 router = Router()
 
@@ -47,6 +49,8 @@ def _documents() -> ModelDocuments:
 
 
 def _parse(stored: StoredModel) -> tuple[ModelDocument | None, str | None]:
+    from segmentation.models.document import ModelDocument  # deferred: only these routes parse documents
+
     try:
         return ModelDocument.model_validate_json(stored.document), None
     except ValidationError as exc:

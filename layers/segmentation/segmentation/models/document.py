@@ -14,20 +14,6 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from segmentation.domain.types import Model
 
-RFM_GROUPS = (
-    "Champions",
-    "Loyal",
-    "Potential Loyalist",
-    "New",
-    "Promising",
-    "Need Attention",
-    "About to Sleep",
-    "At Risk",
-    "Can't Lose Them",
-    "Hibernating",
-    "Lost",
-)
-
 
 class Part(Model):
     model_config = ConfigDict(extra="ignore", defer_build=True)

@@ -29,6 +29,7 @@ mean value ``m`` is ``p * (v + x * m) / (p * x + q - 1)``.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 
 # The series stops when the bound on what is left falls below this share of the sum (or below ABS_TOL).
 REL_TOL = 1e-13
@@ -54,7 +55,7 @@ class PowerSeries:
     ``k`` exceeds every parameter.
     """
 
-    __slots__ = ("_a", "_b", "_c", "_coeffs", "_d", "_done", "_failed", "_needed", "_settle")
+    __slots__ = ("_a", "_b", "_c", "_coeffs", "_counts", "_d", "_done", "_failed", "_reach", "_settle")
 
     def __init__(self, first: float, a: float, b: float, c: float, d: float) -> None:
         self._a, self._b, self._c, self._d = a, b, c, d
@@ -63,7 +64,10 @@ class PowerSeries:
         (n1, n2), (d1, d2) = sorted((a, b)), sorted((c, d))
         monotone = (n1 <= d1 and n2 <= d2) or (n1 >= d1 and n2 >= d2)
         self._settle = max(0.0, -a, -b, -c, -d) + 1.0 + (0.0 if monotone else max(abs(a), abs(b), abs(c), abs(d)))
-        self._needed: list[tuple[float, int]] = []  # (|z|, coefficients needed), both ascending
+        # Coefficients needed up to each |z| (both ascending; a new entry only when more are needed), so the
+        # lookup stays short however many different z a container evaluates.
+        self._reach: list[float] = []
+        self._counts: list[int] = []
         self._failed = 1.0  # the smallest |z| known to need more than MAX_TERMS: fail fast from there on
 
     def _extend(self) -> None:
@@ -78,9 +82,9 @@ class PowerSeries:
         az = abs(z)
         if not az < self._failed:
             raise SeriesDidNotConverge(f"the series needs |z| < {self._failed}, got {z}")
-        for bound, count in self._needed:
-            if az <= bound:
-                return count
+        index = bisect_left(self._reach, az)
+        if index < len(self._reach):
+            return self._counts[index]
         coeffs = self._coeffs
         total = term = coeffs[0]
         zk, k = 1.0, 0
@@ -88,7 +92,7 @@ class PowerSeries:
             k += 1
             if k >= MAX_TERMS:
                 self._failed = az
-                del coeffs[max((count for _, count in self._needed), default=1) :]  # keep memory bounded
+                del coeffs[self._counts[-1] if self._counts else 1 :]  # keep memory bounded
                 raise SeriesDidNotConverge(f"no convergence in {MAX_TERMS} terms (z={z})")
             if k >= len(coeffs):
                 self._extend()
@@ -106,8 +110,11 @@ class PowerSeries:
                 if rho < 1.0 and size * rho <= (1.0 - rho) * max(REL_TOL * scale, ABS_TOL):
                     break
         count = k + 1
-        self._needed.append((az, count))
-        self._needed.sort()
+        if self._counts and count <= self._counts[-1]:
+            self._reach[-1] = az  # what was enough for a smaller z is kept for this one: never fewer terms
+            return self._counts[-1]
+        self._reach.append(az)
+        self._counts.append(count)
         return count
 
     def __call__(self, z: float) -> float:
@@ -208,12 +215,14 @@ def time_to_one_purchase(
     limit: float,
     tolerance: float,
     series: PowerSeries | None = None,
+    known: dict[float, float] | None = None,
 ) -> float | None:
     """The ``t`` at which E[purchases in (T, T + t] | alive] reaches 1, or None if beyond ``limit``.
 
     The expectation grows with ``t`` (to ``C / (a - 1) > 1`` when a > 1, without bound otherwise), so the root is
-    unique: bracketed by doubling from the posterior mean gap ``(alpha + T) / (r + x)``, then found by the
-    Illinois variant of false position to within ``tolerance``.
+    unique: bracketed by doubling from the posterior mean gap ``(alpha + T) / (r + x)`` (or between the values
+    already ``known``, ``t -> E[...| alive]``), then found by the Illinois variant of false position to within
+    ``tolerance``.
     """
 
     if series is None:
@@ -222,9 +231,16 @@ def time_to_one_purchase(
     def f(t: float) -> float:
         return expected_purchases_if_alive(r, alpha, a, b, x, big_t, t, series) - 1.0
 
-    lo, f_lo = 0.0, -1.0
-    hi = min((alpha + big_t) / (r + x), limit)
-    f_hi = f(hi)
+    # f is increasing: every known point below the root is left of every known point above it.
+    points = sorted((t, value - 1.0) for t, value in (known or {}).items() if 0.0 < t <= limit)
+    left = [p for p in points if p[1] < 0.0]
+    right = [p for p in points if p[1] >= 0.0]
+    lo, f_lo = left[-1] if left else (0.0, -1.0)
+    if right:
+        hi, f_hi = right[0]
+    else:
+        hi = max(min((alpha + big_t) / (r + x), limit), min(lo * 2.0, limit))
+        f_hi = f(hi)
     while f_hi < 0.0:
         if hi >= limit:
             return None

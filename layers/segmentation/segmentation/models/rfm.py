@@ -18,6 +18,20 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Sequence
 
+RFM_GROUPS = (
+    "Champions",
+    "Loyal",
+    "Potential Loyalist",
+    "New",
+    "Promising",
+    "Need Attention",
+    "About to Sleep",
+    "At Risk",
+    "Can't Lose Them",
+    "Hibernating",
+    "Lost",
+)
+
 _N, _PL, _CH, _PR, _LO = "New", "Potential Loyalist", "Champions", "Promising", "Loyal"
 _AS, _NA, _HI, _AR, _CL, _LS = "About to Sleep", "Need Attention", "Hibernating", "At Risk", "Can't Lose Them", "Lost"
 

@@ -11,7 +11,6 @@ purchase). Fully refunded orders do not count, as everywhere else.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from statistics import median
@@ -20,11 +19,11 @@ from zoneinfo import ZoneInfo
 
 from segmentation.features.compute import calendar_days_between
 from segmentation.models import formulas, rfm
-from segmentation.models.document import FallbackGroup, ModelDocument
 from segmentation.observability import logger
 
 if TYPE_CHECKING:
     from segmentation.features.compute import CustomerHistory
+    from segmentation.models.document import FallbackGroup, ModelDocument
 
 DAYS_PER_YEAR = 365.0
 NEXT_ORDER_LIMIT_DAYS = 5 * 365.0  # further than this, "expected next order" says nothing useful
@@ -33,13 +32,15 @@ HORIZONS_DAYS = (30, 90, 365)
 SERIES_CACHE_SIZE = 512
 
 
-@dataclass
 class _Occasion:
     """One purchase occasion: a calendar day with at least one counted order."""
 
-    at: datetime  # the first order of the day
-    value: float = 0.0
-    categories: set[str] = field(default_factory=set)
+    __slots__ = ("at", "categories", "value")
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at  # the first order of the day
+        self.value = 0.0
+        self.categories: set[str] = set()
 
 
 def _occasions(orders: Iterable[Any], tz: ZoneInfo) -> list[_Occasion]:
@@ -54,16 +55,25 @@ def _occasions(orders: Iterable[Any], tz: ZoneInfo) -> list[_Occasion]:
     return [days[d] for d in sorted(days)]
 
 
-@dataclass
 class _Purchases:
     """Expected purchases by horizon (days -> count), with bounds when they come from the fallback."""
 
-    alive: float
-    cumulative: dict[float, float]
-    next_order_days: float | None
-    estimated: bool = False  # from the RFM-group fallback: rounded, with bounds where training gave them
-    low: dict[float, float] | None = None
-    high: dict[float, float] | None = None
+    __slots__ = ("alive", "cumulative", "estimated", "high", "low", "next_order_days")
+
+    def __init__(
+        self,
+        alive: float,
+        cumulative: dict[float, float],
+        next_order_days: float | None,
+        *,
+        estimated: bool = False,  # from the RFM-group fallback: rounded, with bounds where training gave them
+    ) -> None:
+        self.alive = alive
+        self.cumulative = cumulative
+        self.next_order_days = next_order_days
+        self.estimated = estimated
+        self.low: dict[float, float] | None = None
+        self.high: dict[float, float] | None = None
 
 
 def _significant(value: float, digits: int = 2) -> float:
@@ -91,6 +101,9 @@ class ScoringModel:
     @classmethod
     def from_json(cls, text: str) -> ScoringModel:
         """Parse and validate a stored document (raises pydantic's ``ValidationError`` naming the bad field)."""
+        # Deferred: the document's pydantic models are built once per container, when there is a model to load.
+        from segmentation.models.document import ModelDocument
+
         return cls(ModelDocument.model_validate_json(text))
 
     # -- scoring -------------------------------------------------------------------------------------
@@ -191,10 +204,11 @@ class ScoringModel:
         big_t = max((now - first).total_seconds() / 86400 / unit, t_x)
         alive = formulas.p_alive(m.r, m.alpha, m.a, m.b, x, t_x, big_t)
         series = self._repeat_series(x)
-        cumulative = {
-            days: alive * formulas.expected_purchases_if_alive(m.r, m.alpha, m.a, m.b, x, big_t, days / unit, series)
+        if_alive = {
+            days / unit: formulas.expected_purchases_if_alive(m.r, m.alpha, m.a, m.b, x, big_t, days / unit, series)
             for days in self._horizons
         }
+        cumulative = {days: alive * if_alive[days / unit] for days in self._horizons}
         next_order_days = None
         if alive >= self.document.churn_bands.medium:
             found = formulas.time_to_one_purchase(
@@ -207,6 +221,7 @@ class ScoringModel:
                 limit=NEXT_ORDER_LIMIT_DAYS / unit,
                 tolerance=NEXT_ORDER_TOLERANCE_DAYS / unit,
                 series=series,
+                known=if_alive,  # brackets the root between two horizons already computed
             )
             next_order_days = found * unit if found is not None else None
         return _Purchases(alive, cumulative, next_order_days)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from segmentation.domain.models import (
@@ -39,7 +39,6 @@ from segmentation.domain.models import (
 from segmentation.features.compute import CustomerView, build_view
 from segmentation.models.explain import model_context
 from segmentation.models.movement import track_rfm_group
-from segmentation.models.scoring import ScoringModel
 from segmentation.observability import logger
 from segmentation.rules import Rule
 from segmentation.segments.models import MembershipChange, MembershipRecord, SegmentDefinition
@@ -55,8 +54,11 @@ from segmentation.store.dynamo import (
 )
 from segmentation.store.errors import ConcurrentUpdate, NotFound
 
+if TYPE_CHECKING:
+    from segmentation.models.scoring import ScoringModel
+
 ProfileChange = Callable[[CustomerProfile], CustomerProfile]
-ModelProvider = Callable[[], ScoringModel | None]
+ModelProvider = Callable[[], "ScoringModel | None"]
 
 
 def no_model() -> ScoringModel | None:

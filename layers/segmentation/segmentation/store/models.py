@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from segmentation.store import items as it
 from segmentation.store.clients import client
 
 
-@dataclass(frozen=True)
 class StoredModel:
-    version: str
-    trained_at: str
-    document: str  # the JSON document, parsed by the caller
+    """The CURRENT (or a versioned) item: the JSON document, parsed by the caller, and its key facts."""
+
+    __slots__ = ("document", "trained_at", "version")
+
+    def __init__(self, version: str, trained_at: str, document: str) -> None:
+        self.version = version
+        self.trained_at = trained_at
+        self.document = document
 
 
 def _stored(item: dict[str, Any]) -> StoredModel:
