@@ -22,6 +22,7 @@ def list_attributes() -> dict[str, Any]:
                 "group": a.group,
                 "description": a.description,
                 "time_relative": a.time_relative,
+                "model": a.model,
             }
             for a in ATTRIBUTES
         ],

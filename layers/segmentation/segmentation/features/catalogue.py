@@ -1,8 +1,10 @@
 """The documented attribute catalogue: every name a rule may use, with its type.
 
 Types drive validation (a value that does not fit the attribute is rejected when the rule is defined) and
-evaluation (dates compare as instants, strings case-insensitively). Families such as ``custom.<key>`` and
-``category_share.<category>`` accept any key; their type is the family's.
+evaluation (dates compare as instants, strings case-insensitively). Families such as ``custom.<key>``,
+``category_share.<category>`` and ``affinity.<category>`` accept any key; their type is the family's.
+Attributes flagged ``model`` are scored from the published model document (``segmentation.models``) and are
+missing until one exists.
 """
 
 from __future__ import annotations
