@@ -191,3 +191,11 @@ def test_time_to_one_purchase_from_known_points_finds_the_same_root():
     assert f.time_to_one_purchase(R, ALPHA, A, B, 2, 38.86, limit=520, tolerance=1e-6, known=beyond) == pytest.approx(
         alone, abs=1e-5
     )
+
+
+def test_age_at_p_alive_is_where_p_alive_crosses_the_threshold():
+    big_t = f.age_at_p_alive(R, ALPHA, A, B, 2, 30.43, 0.4)
+    assert big_t is not None and big_t > 38.86  # the example customer is at 0.73 now: later
+    assert f.p_alive(R, ALPHA, A, B, 2, 30.43, big_t) == pytest.approx(0.4)
+    assert f.age_at_p_alive(R, ALPHA, A, B, 0, 0, 0.4) is None  # one purchase: P(alive) stays 1
+    assert f.age_at_p_alive(R, ALPHA, A, B, 2, 30.43, 0.99) == 30.43  # already below right after the last purchase

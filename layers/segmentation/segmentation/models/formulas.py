@@ -163,6 +163,20 @@ def p_alive(r: float, alpha: float, a: float, b: float, x: float, t_x: float, bi
     return 1.0 / (1.0 + math.exp(log_odds))
 
 
+def age_at_p_alive(r: float, alpha: float, a: float, b: float, x: float, t_x: float, p: float) -> float | None:
+    """The age ``T`` at which P(alive) falls to ``p``, if the customer buys nothing more: when a churn band
+    changes, for whoever schedules re-evaluations. None when it never does (``x == 0``: P(alive) stays 1).
+
+    From the log-odds being linear in ``log(alpha + T)``: ``T = (alpha + t_x) * ((1/p - 1) / K) ** (1/(r + x))
+    - alpha`` with ``K = a / (b + x - 1)``; never before ``t_x``.
+    """
+    if x <= 0 or not 0.0 < p < 1.0:
+        return None
+    odds = (1.0 / p - 1.0) * (b + x - 1.0) / a
+    big_t = (alpha + t_x) * math.exp(math.log(odds) / (r + x)) - alpha
+    return max(big_t, t_x)
+
+
 def repeat_series(r: float, a: float, b: float, x: float) -> PowerSeries:
     """The series ``S`` with ``C * H = A * z * S(z)``: it depends on the customer only through ``x``, so it can be
     shared by every customer with the same number of repeat purchases. No division by ``C``, which is 0 when
