@@ -21,5 +21,6 @@ BENCHMARKS: dict[str, str] = {
     "event_cost": "benchmarks.event_cost",
     "cold_start": "benchmarks.cold_start",
     "channel_sync": "benchmarks.channel_sync",
+    "scoring": "benchmarks.scoring",
 }
 """Benchmark name -> module with ``run(args) -> list[Result]``, in the order ``python -m benchmarks`` runs them."""

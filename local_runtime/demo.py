@@ -7,7 +7,9 @@
    customer, as SQS would deliver them), then the last days live: EventBridge -> rule -> queue -> handler;
 4. sync tasks delivered by the real channel-sync handler to the webhook; after the backfill the three
    platforms are added as destinations and the scheduled drift reconciliation fills them;
-5. a summary: segment sizes, members with the reasons they are in, what the webhook and each platform received.
+5. a summary: segment sizes, members with the reasons they are in, what the webhook and each platform received;
+6. AI segments, once a model has been published: the AI templates, the RFM grid and the top customers by
+   predicted CLV (skipped, saying so, when no model exists).
 
 The clock is pinned to the end of the synthetic history so every run prints the same numbers.
 """
@@ -159,6 +161,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
         log("creating the built-in segments through the API ...")
         templates = router.api("GET", "/segment-templates", headers=headers)[2]["templates"]
+        templates = [t for t in templates if t.get("kind", "rules") == "rules"]  # AI ones need a model first
         for template in templates:
             tid = template["template_id"]
             body = {"destinations": [{"channel": "webhook", "list_name": SYNCED[tid]}]} if tid in SYNCED else None
@@ -191,6 +194,7 @@ def run_demo(args: argparse.Namespace) -> int:
         summarize(router, headers, receiver, env)
         print_platforms(router, headers, platforms, log)
         stop_fakes(platforms)
+        show_ai_segments(router, headers, env)
     receiver.stop()
     return 0
 
@@ -289,6 +293,56 @@ def print_platforms(router: Router, headers: dict[str, str], platforms: dict[str
                 f"added {row.get('added', 0)}, removed {row.get('removed', 0)}, pending {row.get('pending', 0)}, "
                 f"failures {row.get('failures', 0)})"
             )
+
+
+def show_ai_segments(router: Router, headers: dict[str, str], env: Any, top: int = 10) -> bool:
+    """AI segments from the CURRENT model: the AI templates with their sizes, customers per RFM group, and the
+    top customers by predicted CLV. Returns False (saying why) when no model has been published."""
+    from zoneinfo import ZoneInfo
+
+    from segmentation import clock, wiring
+    from segmentation.features.compute import build_view
+    from segmentation.models.rfm import RFM_GROUPS
+    from segmentation.models.scoring import ScoringModel
+    from segmentation.store.dynamo import DynamoStore, scan_customers
+    from segmentation.store.models import ModelDocuments
+
+    log = print
+    table = env.physical_ids["SegmentationTable"]
+    stored = ModelDocuments(table).current()
+    if stored is None:
+        log("\nAI segments: no model has been published yet (train first); skipping")
+        return False
+    model = ScoringModel.from_json(stored.document)
+    doc = model.document
+    source = f"RFM-group fallback: {doc.fallback.reason}" if model.fallback and doc.fallback else "BG/NBD + Gamma-Gamma"
+    log(f"\nAI segments from model {model.version} (trained {doc.trained_at.isoformat()}; {source})")
+    # The handlers run in this process and cache the model for MODEL_CACHE_SECONDS: start them afresh, as new
+    # containers would, so the segments below are computed with the model just published.
+    wiring.reset()
+    templates = router.api("GET", "/segment-templates", headers=headers)[2]["templates"]
+    for template in (t for t in templates if t.get("kind") == "ai"):
+        tid = template["template_id"]
+        status, _, created = router.api("POST", f"/segment-templates/{tid}/segments", headers=headers)
+        if status != 201:
+            raise RuntimeError(f"could not create segment {tid}: {status} {created}")
+        log(f"  {template['name']:<28} {created['membership']['members']:>6}   {tid}")
+
+    now, tz = clock.now(), ZoneInfo(env.function_environment("ApiFunction")["SHOP_TIME_ZONE"])
+    views = [build_view(c.history, now, tz, model).attributes for c in scan_customers(DynamoStore(table))]
+    groups = Counter(v["rfm.group"] for v in views if "rfm.group" in v)
+    log("\ncustomers per RFM group")
+    for group in RFM_GROUPS:
+        log(f"  {group:<20} {groups.get(group, 0):>6}")
+    ranked = sorted((v for v in views if "predicted.clv" in v), key=lambda v: -v["predicted.clv"])[:top]
+    log(f"\ntop {len(ranked)} customers by predicted CLV over {doc.clv.horizon_days:g} days")
+    log(f"  {'customer':<10} {'CLV':>9} {'P(alive)':>9} {'churn':<7} {'orders':>6}  RFM group")
+    for v in ranked:
+        log(
+            f"  {v['customer_id']:<10} {v['predicted.clv']:>9,.2f} {v['predicted.p_alive']:>9.2f} "
+            f"{v['predicted.churn_risk']:<7} {v['orders_count']:>6}  {v.get('rfm.group', '-')}"
+        )
+    return True
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:

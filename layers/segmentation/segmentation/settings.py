@@ -16,6 +16,7 @@ class Settings:
     event_bus_name: str = "segmentation"
     shop_time_zone: str = "UTC"
     segment_cache_seconds: float = 60.0
+    model_cache_seconds: float = 300.0
     webhook_secret_arn: str = ""
     webhook_url: str = ""
     suppression_salt_arn: str = ""
@@ -40,6 +41,7 @@ def get_settings() -> Settings:
         event_bus_name=_env("EVENT_BUS_NAME", "segmentation"),
         shop_time_zone=_env("SHOP_TIME_ZONE", "UTC"),
         segment_cache_seconds=float(_env("SEGMENT_CACHE_SECONDS", "60")),
+        model_cache_seconds=float(_env("MODEL_CACHE_SECONDS", "300")),
         webhook_secret_arn=_env("WEBHOOK_SECRET_ARN", ""),
         webhook_url=_env("WEBHOOK_URL", ""),
         suppression_salt_arn=_env("SUPPRESSION_SALT_ARN", ""),

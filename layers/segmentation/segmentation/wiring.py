@@ -6,11 +6,13 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
 
+from segmentation.models.cache import ModelCache
 from segmentation.segments.realtime import MembershipEngine
 from segmentation.segments.registry import SegmentRegistry
 from segmentation.segments.service import SegmentService
 from segmentation.settings import Settings, get_settings
 from segmentation.store.dynamo import DynamoStore
+from segmentation.store.models import ModelDocuments
 from segmentation.sync.publisher import AwsPublisher
 
 if TYPE_CHECKING:
@@ -24,6 +26,7 @@ class Services:
     registry: SegmentRegistry
     engine: MembershipEngine
     segments: SegmentService
+    models: ModelCache
 
 
 @cache
@@ -32,8 +35,10 @@ def services() -> Services:
     store = DynamoStore(settings.table_name)
     registry = SegmentRegistry(store, ttl_seconds=settings.segment_cache_seconds)
     publisher = AwsPublisher(settings.sync_queue_url, settings.event_bus_name)
-    engine = MembershipEngine(store, registry, publisher, settings.tz)
-    return Services(settings, store, registry, engine, SegmentService(store, registry, publisher, settings.tz))
+    models = ModelCache(ModelDocuments(settings.table_name), ttl_seconds=settings.model_cache_seconds)
+    engine = MembershipEngine(store, registry, publisher, settings.tz, models=models.current)
+    segments = SegmentService(store, registry, publisher, settings.tz, models=models.current)
+    return Services(settings, store, registry, engine, segments, models)
 
 
 @cache

@@ -82,6 +82,15 @@ class CustomerUpsert(Strict):
         return value
 
 
+class RfmMove(Model):
+    """The customer's RFM group changed (observed when their features were last derived)."""
+
+    at: datetime
+    from_group: str | None = Field(default=None, description="Previous group; null the first time.")
+    to_group: str
+    model_version: str | None = None
+
+
 class CustomerProfile(Model):
     """The stored profile: what the customer or the shop told us, not what we derived."""
 
@@ -104,6 +113,9 @@ class CustomerProfile(Model):
     registered_at: datetime | None = None
     updated_at: datetime | None = None
     field_times: dict[str, datetime] = Field(default_factory=dict, description="When each field was last set.")
+    rfm_history: list[RfmMove] = Field(
+        default_factory=list, description="RFM group changes, oldest first (the most recent ones are kept)."
+    )
 
     def apply(self, change: CustomerUpsert, at: datetime) -> CustomerProfile:
         """The profile after ``change`` made at ``at``; fields it did not mention are kept.

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from segmentation.domain.models import (
@@ -37,7 +37,10 @@ from segmentation.domain.models import (
     TagChange,
 )
 from segmentation.features.compute import CustomerView, build_view
+from segmentation.models.explain import model_context
+from segmentation.models.movement import track_rfm_group
 from segmentation.observability import logger
+from segmentation.rules import Rule
 from segmentation.segments.models import MembershipChange, MembershipRecord, SegmentDefinition
 from segmentation.segments.registry import ActiveSegment, SegmentRegistry
 from segmentation.store import items
@@ -51,7 +54,15 @@ from segmentation.store.dynamo import (
 )
 from segmentation.store.errors import ConcurrentUpdate, NotFound
 
+if TYPE_CHECKING:
+    from segmentation.models.scoring import ScoringModel
+
 ProfileChange = Callable[[CustomerProfile], CustomerProfile]
+ModelProvider = Callable[[], "ScoringModel | None"]
+
+
+def no_model() -> ScoringModel | None:
+    return None
 
 
 class ChangePublisher(Protocol):
@@ -124,12 +135,14 @@ class MembershipEngine:
         tz: ZoneInfo,
         *,
         max_attempts: int = 5,
+        models: ModelProvider = no_model,
     ) -> None:
         self.store = store
         self.registry = registry
         self.publisher = publisher
         self.tz = tz
         self.max_attempts = max_attempts
+        self.models = models  # the current scoring model (cached per container), or None before training
 
     # -- facts -------------------------------------------------------------------------------------
 
@@ -257,7 +270,9 @@ class MembershipEngine:
             history.profile = work.mutate(history.profile)
             if work.claim_email and history.profile.email and history.profile.email != previous_email:
                 self.store.claim_email(history.profile.email, customer_id, previous_email)
-        view = build_view(history, now, self.tz)
+        model = self.models()
+        view = build_view(history, now, self.tz, model)
+        history.profile = track_rfm_group(history.profile, view.attributes, now)
         snapshot = snapshot_of(view)
         active = self.registry.active()
         changed = changed_attributes(loaded.snapshot, snapshot)
@@ -268,7 +283,7 @@ class MembershipEngine:
             and (work.force or not loaded.exists or segment.rule.depends_on(changed, work.events))
         ]
         commit_version = loaded.version + 1
-        changes = self._evaluate(candidates, loaded, view, now, commit_version)
+        changes = self._evaluate(candidates, loaded, view, now, commit_version, model)
         unannounced = [
             change for change in _unannounced(loaded) if change.segment_id not in {c.segment_id for c in changes}
         ]
@@ -296,6 +311,7 @@ class MembershipEngine:
         view: CustomerView,
         now: datetime,
         commit_version: int,
+        model: ScoringModel | None = None,
     ) -> list[MembershipChange]:
         writes: list[tuple[MembershipChange, MembershipRecord | None]] = []
         for segment in candidates:
@@ -309,7 +325,7 @@ class MembershipEngine:
                 entered=verdict,
                 at=now,
                 segment_version=segment.definition.version,
-                trace=segment.rule.explain(view, now, self.tz) if verdict else None,
+                trace=explain_with_model(segment.rule, view, now, self.tz, model) if verdict else None,
             )
             writes.append((change, current))
         if writes:
@@ -323,6 +339,17 @@ def _reach_changed(before: CustomerProfile, after: CustomerProfile) -> bool:
         return True
     statuses = {channel: state.status for channel, state in before.consent.items()}
     return statuses != {channel: state.status for channel, state in after.consent.items()}
+
+
+def explain_with_model(
+    rule: Rule, view: CustomerView, now: datetime, tz: ZoneInfo, model: ScoringModel | None
+) -> dict[str, Any]:
+    """The rule's explanation; for a rule on model attributes, also the scores and the model behind them."""
+    trace = rule.explain(view, now, tz)
+    context = model_context(rule.attributes, view.attributes, model) if rule.uses_model else None
+    if context is not None:
+        trace["model"] = context
+    return trace
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from segmentation.features.compute import build_view
+from segmentation.models.explain import model_context
 from segmentation.observability import logger
 from segmentation.rules import Rule, RuleIssue, RuleValidationError, parse_rule
 from segmentation.segments.models import (
@@ -17,7 +18,7 @@ from segmentation.segments.models import (
     SegmentInput,
     SegmentStatus,
 )
-from segmentation.segments.realtime import ChangePublisher
+from segmentation.segments.realtime import ChangePublisher, ModelProvider, explain_with_model, no_model
 from segmentation.segments.registry import SegmentRegistry
 from segmentation.segments.templates import BY_ID as TEMPLATES
 from segmentation.store.dynamo import DynamoStore, LoadedCustomer, scan_customers
@@ -50,11 +51,20 @@ def slugify(name: str) -> str:
 
 
 class SegmentService:
-    def __init__(self, store: DynamoStore, registry: SegmentRegistry, publisher: ChangePublisher, tz: ZoneInfo):
+    def __init__(
+        self,
+        store: DynamoStore,
+        registry: SegmentRegistry,
+        publisher: ChangePublisher,
+        tz: ZoneInfo,
+        *,
+        models: ModelProvider = no_model,
+    ):
         self.store = store
         self.registry = registry
         self.publisher = publisher
         self.tz = tz
+        self.models = models
 
     # -- definitions -------------------------------------------------------------------------------
 
@@ -160,9 +170,10 @@ class SegmentService:
         """
         result = PassResult()
         pending: list[MembershipChange] = []
+        model = self.models()
         for customer in scan_customers(self.store):
             result.evaluated += 1
-            view = build_view(customer.history, now, self.tz)
+            view = build_view(customer.history, now, self.tz, model)
             verdict = rule.evaluate(view, now, self.tz) if rule is not None else False
             current = customer.memberships.get(definition.segment_id)
             result.members += verdict
@@ -174,7 +185,7 @@ class SegmentService:
                 entered=verdict,
                 at=now,
                 segment_version=definition.version,
-                trace=rule.explain(view, now, self.tz) if verdict and rule is not None else None,
+                trace=explain_with_model(rule, view, now, self.tz, model) if verdict and rule is not None else None,
             )
             self.store.apply_membership_change(change, current)
             pending.append(change)
@@ -208,14 +219,16 @@ class SegmentService:
         customers = scan_customers(self.store)
         matched: list[tuple[LoadedCustomer, Any]] = []
         size = 0
+        model = self.models()
         for customer in customers:
-            view = build_view(customer.history, now, self.tz)
+            view = build_view(customer.history, now, self.tz, model)
             if rule.evaluate(view, now, self.tz):
                 size += 1
                 if len(matched) < sample_size:
                     matched.append((customer, view))
         sample = [
-            {"customer_id": c.history.profile.customer_id, "why": rule.explain(v, now, self.tz)} for c, v in matched
+            {"customer_id": c.history.profile.customer_id, "why": explain_with_model(rule, v, now, self.tz, model)}
+            for c, v in matched
         ]
         return Preview(size=size, total=len(customers), sample=sample)
 
@@ -230,7 +243,8 @@ class SegmentService:
         if not loaded.exists:
             raise NotFound(f"customer {customer_id} not found")
         rule = self.compile(definition.rule, self_id=segment_id)
-        view = build_view(loaded.history, now, self.tz)
+        model = self.models()
+        view = build_view(loaded.history, now, self.tz, model)
         record = loaded.memberships.get(segment_id)
         return {
             "segment_id": segment_id,
@@ -242,7 +256,17 @@ class SegmentService:
             "explanation": rule.explain(view, now, self.tz),
             "entered_at": record.entered_at.isoformat() if record and record.entered_at else None,
             "recorded_trace": record.trace if record else None,
+            "model": model_context(rule.attributes, view.attributes, model) if rule.uses_model else None,
         }
+
+    def recompute_model_segments(self, now: datetime) -> dict[str, PassResult]:
+        """Full pass over every active segment whose rule reads a model attribute: what to run after a new
+        model is published, so AI segments follow the new scores without waiting for each customer's next event."""
+        results: dict[str, PassResult] = {}
+        for segment_id, segment in self.registry.active().items():
+            if segment.rule.uses_model:
+                results[segment_id] = self.recompute(segment.definition, now, segment.rule)
+        return results
 
 
 def _references(rule: Any) -> set[str]:
