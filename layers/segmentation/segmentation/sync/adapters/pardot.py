@@ -16,8 +16,9 @@ membership the prospect opted out of is never deleted either, because deleting i
 * List ids: ``GET /lists?fields=id,name,isDynamic`` (paged by ``nextPageUrl``), else ``POST /lists``
   ``{"name", "isDynamic": false}`` (both unverified here), once per container.
 * Limits: 5 concurrent connections (requests are sequential per task); daily calls per business unit by
-  edition (Growth 25,000 ... Premium 100,000): the Growth figure is used. Limit breaches are body error codes
-  rather than 429 (codes and status unverified: 66 daily, 122 concurrency are taken as throttles; a 429 too).
+  edition (Growth 25,000 ... Premium 100,000), waited out on the daily-limit code. Limit breaches are body
+  error codes rather than 429 (codes and status unverified: 66 daily, 122 concurrency are taken as
+  throttles; a 429 too).
 
 Secret ``<prefix>pardot``: ``{"client_id", "client_secret", "refresh_token" (optional), "token_url":
 "https://<my-domain>.my.salesforce.com/services/oauth2/token", "business_unit_id": "0Uv...", "sandbox": false}``
@@ -37,7 +38,6 @@ from segmentation.sync.adapters.base import (
     Http,
     NotConfigured,
     Outcomes,
-    Rate,
     Rejected,
     Retryable,
     Target,
@@ -61,7 +61,10 @@ SPEC = ChannelSpec(
     upsert_batch=1,
     add_batch=1,
     remove_batch=1,
-    rates={"default": (Rate(25_000, 86_400.0),)},  # daily calls on the Growth edition (the lowest)
+    # No client-side window: the documented limits are concurrency (requests here are sequential per task) and
+    # a daily count by edition, left to the daily-limit code (a day-long window would keep, and persist, a
+    # timestamp per request).
+    rates={},
     can_list=False,
     throttle_wait=60.0,
     field_pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$",
