@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 import numpy as np
+
 from segmentation.features.compute import CustomerView
 from segmentation.rules import Rule
 from segmentation.rules.columnar import Facet, encode_column, encode_event_times
@@ -42,6 +43,24 @@ CHUNK = 8192
 """Views encoded at a time: large enough for fast column-wise encoding, small enough to bound memory."""
 
 _SOURCE = "_chunk"
+_database: duckdb.DuckDBPyConnection | None = None
+_schemas = itertools.count()
+
+
+def _connect() -> tuple[duckdb.DuckDBPyConnection, str]:
+    """A connection to the process's in-memory database, working in a schema of its own.
+
+    Opening a database costs tens of milliseconds; a warm container (or a test run) evaluating many shards
+    opens it once, and each shard's tables live in their own schema, dropped with the shard.
+    """
+    global _database
+    if _database is None:
+        _database = duckdb.connect()
+    connection = _database.cursor()
+    schema = f"shard_{next(_schemas)}"
+    connection.execute(f"CREATE SCHEMA {schema}")
+    connection.execute(f"SET schema = '{schema}'")
+    return connection, schema
 
 
 class _Current:
@@ -58,12 +77,15 @@ class Shard:
     """A shard loaded into DuckDB, plus what was decided per customer while loading it."""
 
     connection: duckdb.DuckDBPyConnection
+    schema: str
     plan: SqlPlan
     ids: list[str] = field(default_factory=list)
     exceptional: list[int] = field(default_factory=list)  # rows decided per customer for every rule
     decided: dict[str, set[str]] = field(default_factory=dict)  # per-customer verdicts: those rows, fallback rules
 
     def close(self) -> None:
+        """Drop the shard's tables and close its connection."""
+        self.connection.execute(f"DROP SCHEMA {self.schema} CASCADE")
         self.connection.close()
 
 
@@ -111,13 +133,12 @@ class BulkEvaluator:
 
     # -- the two phases, separately, for callers that time them -------------------------------------------
 
-    def load(
-        self, views: Iterable[CustomerView], *, memberships: Mapping[str, Set[str]] | None = None
-    ) -> Shard:
+    def load(self, views: Iterable[CustomerView], *, memberships: Mapping[str, Set[str]] | None = None) -> Shard:
         """Encode ``views`` into DuckDB tables; decide fallback rules and exceptional customers per customer."""
         stored = self.stored_references(memberships)
         plan = self.plan(stored)
-        shard = Shard(duckdb.connect(), plan, decided={segment_id: set() for segment_id in self._rules})
+        connection, schema = _connect()
+        shard = Shard(connection, schema, plan, decided={segment_id: set() for segment_id in self._rules})
         create_tables(shard.connection, plan)
         current = _Current()
         predicates = self._predicates(stored, memberships or {}, current)
@@ -230,17 +251,15 @@ class BulkEvaluator:
         self, stored: frozenset[str], memberships: Mapping[str, Set[str]], current: _Current
     ) -> dict[str, Pred]:
         """Per-customer predicates, compiled by the per-customer compiler itself, with stored references."""
-        memo: dict[str, Compiled] = {}
-        for segment_id in stored:
-            members = memberships[segment_id]
+        memo = {segment_id: _stored_membership(memberships[segment_id], current) for segment_id in stored}
+        return {segment_id: compile_node(rule.root, memo).bind(self._clock) for segment_id, rule in self._rules.items()}
 
-            def is_member(attributes: Any, events: Any, members: Set[str] = members) -> bool:
-                return current.id in members
 
-            memo[segment_id] = Compiled(is_member, lambda clock, pred=is_member: pred, 1)
-        return {
-            segment_id: compile_node(rule.root, memo).bind(self._clock) for segment_id, rule in self._rules.items()
-        }
+def _stored_membership(members: Set[str], current: _Current) -> Compiled:
+    def is_member(attributes: Any, events: Any) -> bool:
+        return current.id in members
+
+    return Compiled(is_member, lambda clock: is_member, 1)
 
 
 # -- tables ------------------------------------------------------------------------------------------------
@@ -284,7 +303,7 @@ def insert(
     connection.register(_SOURCE, dict(arrays))
     try:
         selected = ", ".join(f"CAST({quote(name)} AS {sql_type})" for name, sql_type in schema)
-        connection.execute(f"INSERT INTO {quote(table)} SELECT {selected} FROM {_SOURCE}")
+        connection.execute(f"INSERT INTO {quote(table)} SELECT {selected} FROM {_SOURCE}")  # noqa: S608 - quoted
     finally:
         connection.unregister(_SOURCE)
 

@@ -46,7 +46,8 @@ class Facet(StrEnum):
     TIME = "time"  # microseconds since the epoch (UTC), when the value is a date or a date-time
     LIST = "list"  # casefolded text elements (VARCHAR[]), when the value is a list; other elements dropped
     PRESENT = "present"  # whether the value is not None (BOOLEAN, never null)
-    TOKEN = "token"  # a kind-tagged scalar ("s<text>", "n<number>", "b1"/"b0") for mixed-kind 'in'
+    # A kind-tagged scalar ("s<text>", "n<number>", "b1"/"b0") for mixed-kind 'in' (a facet name, not a secret).
+    TOKEN = "token"  # noqa: S105
     TOKENS = "tokens"  # kind-tagged elements of a list value, for mixed-kind 'in'
 
 
