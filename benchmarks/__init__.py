@@ -20,5 +20,7 @@ BENCHMARKS: dict[str, str] = {
     "rule_eval": "benchmarks.rule_eval",
     "event_cost": "benchmarks.event_cost",
     "cold_start": "benchmarks.cold_start",
+    "bulk_eval": "benchmarks.bulk_eval",
+    "bulk_memory": "benchmarks.bulk_memory",
 }
 """Benchmark name -> module with ``run(args) -> list[Result]``, in the order ``python -m benchmarks`` runs them."""
