@@ -21,6 +21,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 
 from benchmarks import LAYER, ROOT
 from benchmarks.bulk_eval import segment_trees
@@ -29,7 +30,7 @@ from benchmarks.core import Result, fmt, section, table
 GOAL_MB = 1024.0
 
 
-def worker(customers: int, trees: dict[str, object]) -> dict[str, float]:
+def worker(customers: int, trees: Mapping[str, object]) -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(LAYER)])}
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.bulk_worker", "--customers", str(customers)],
