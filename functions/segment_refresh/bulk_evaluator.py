@@ -241,7 +241,7 @@ class BulkEvaluator:
             values = raw.get(column.source)
             if values is None:
                 values = raw[column.source] = [fact.props.get(column.source) for fact in facts]
-            encoded, positions = encode_column(values, column.facet, self._tz)
+            encoded, positions = encode_column(values, column.facet, self._tz, event=True)
             bad.update(positions)
             arrays[column.name] = to_array(encoded, column.facet)
         insert(connection, event_table(event), arrays, event_schema(columns))

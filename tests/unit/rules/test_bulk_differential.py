@@ -73,7 +73,7 @@ PROP_VALUES: dict[str, st.SearchStrategy[Any]] = {
         st.integers(0, 4),
         FLOATS,
         st.none(),
-        st.sampled_from([Decimal("0.1"), Decimal("2.5"), "3", True, float("inf")]),
+        st.sampled_from([Decimal("0.1"), Decimal("2.5"), "3", True, float("inf"), float("-inf"), 2**52 + 1]),
     ),
     "item_count": st.one_of(st.integers(0, 3), st.none(), st.just(2.0)),
     "categories": st.one_of(st.lists(st.one_of(texts, texts, st.integers(0, 1)), max_size=3), st.none(), texts),

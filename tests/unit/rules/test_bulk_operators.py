@@ -256,6 +256,28 @@ def test_values_the_columns_cannot_hold_are_decided_per_customer(value: Any) -> 
     assert_agrees(rules, views, NOW, LONDON)
 
 
+@pytest.mark.parametrize(
+    "totals",
+    [[float("inf"), float("-inf")], [2**52 + 1, 2**52 + 1, 2**52 + 1], [Decimal("Infinity"), 1]],
+    ids=repr,
+)
+def test_amounts_a_double_sum_would_change_are_decided_per_customer(totals: list[Any]) -> None:
+    exact = 0
+    for total in totals:
+        exact += total
+    facts = [EventFact(NOW - timedelta(hours=n + 1), {"total": total}) for n, total in enumerate(totals)]
+    views = [CustomerView("odd", {}, {"order_completed": facts}), CustomerView("plain", {}, orders())]
+    rules = {
+        "sum_eq": parse({"event": "order_completed", "sum": "total", "op": "eq", "value": 3 * 2**52 + 3}),
+        "sum_gt": parse({"event": "order_completed", "sum": "total", "op": "gt", "value": 0}),
+        "avg_lt": parse({"event": "order_completed", "avg": "total", "op": "lt", "value": 1}),
+    }
+    shard = BulkEvaluator(rules, NOW, LONDON).load(views)
+    assert shard.exceptional == [0]
+    shard.close()
+    assert_agrees(rules, views, NOW, LONDON)
+
+
 def test_an_event_time_without_offset_fails_as_the_per_customer_evaluator_does() -> None:
     view = CustomerView("c0", {}, {"order_completed": [EventFact(datetime(2026, 3, 1), {"total": 1})]})
     rules = {"bought": parse({"event": "order_completed", "within_last_days": 30})}

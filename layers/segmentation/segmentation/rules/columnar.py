@@ -33,6 +33,10 @@ _MICROSECOND = timedelta(microseconds=1)
 MAX_EXACT_INT = 2**53
 """Integers beyond this magnitude are not all representable as doubles; they are exceptional values."""
 
+MAX_SUMMED_INT = 2**32
+"""Event properties may be summed: integers up to this size keep every partial sum of up to 2**21 events exact
+in a double (as Python's integer sum is); larger ones are exceptional."""
+
 MISSING_TIME = -(2**63)
 """The encoded time of a missing instant: the int64 that numpy reads as NaT and a columnar engine as null."""
 
@@ -114,6 +118,23 @@ def encode_number(value: Any, tz: tzinfo) -> float | None:
             raise Exceptional("NaN")
         return number
     return None
+
+
+def encode_amount(value: Any, tz: tzinfo) -> float | None:
+    """A numeric event property, which a behaviour condition may sum or average.
+
+    Beyond :func:`encode_number`: an infinity is exceptional (inf + -inf is NaN, which SQL and Python compare
+    differently), and so is an integer above :data:`MAX_SUMMED_INT` (a sum of large integers is exact in Python,
+    rounded in a double).
+    """
+    number = encode_number(value, tz)
+    if number is None:
+        return None
+    if number - number != 0.0:
+        raise Exceptional("an infinite amount")
+    if value.__class__ is int and not -MAX_SUMMED_INT <= value <= MAX_SUMMED_INT:
+        raise Exceptional("an integer too large to sum exactly")
+    return number
 
 
 def encode_bool(value: Any, tz: tzinfo) -> bool | None:
@@ -211,12 +232,15 @@ ENCODERS: dict[Facet, Callable[[Any, tzinfo], Any]] = {
 _MISSING: dict[Facet, Any] = {Facet.TIME: MISSING_TIME, Facet.PRESENT: False}
 
 
-def encode_column(values: Sequence[Any], facet: Facet, tz: tzinfo) -> tuple[list[Any], list[int]]:
+def encode_column(
+    values: Sequence[Any], facet: Facet, tz: tzinfo, *, event: bool = False
+) -> tuple[list[Any], list[int]]:
     """Encode ``values`` in ``facet``: the encoded list, and the positions of exceptional values.
 
-    An exceptional position holds the facet's missing value; its customer must be decided per customer.
+    ``event`` marks event properties, whose numbers are amounts (:func:`encode_amount`). An exceptional position
+    holds the facet's missing value; its customer must be decided per customer.
     """
-    encode = ENCODERS[facet]
+    encode = encode_amount if event and facet is Facet.NUMBER else ENCODERS[facet]
     if facet is Facet.PRESENT:
         return [value is not None for value in values], []
     try:
