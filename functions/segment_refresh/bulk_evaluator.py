@@ -139,32 +139,36 @@ class BulkEvaluator:
         plan = self.plan(stored)
         connection, schema = _connect()
         shard = Shard(connection, schema, plan, decided={segment_id: set() for segment_id in self._rules})
-        create_tables(shard.connection, plan)
-        current = _Current()
-        predicates = self._predicates(stored, memberships or {}, current)
-        fallback = [(segment_id, predicates[segment_id]) for segment_id in plan.fallback]
-        seq = 0
-        for chunk in _chunks(views, CHUNK):
-            base = len(shard.ids)
-            ids = [view.customer_id for view in chunk]
-            shard.ids.extend(ids)
-            exceptional = self._load_customers(shard, plan, chunk, ids, base, memberships or {})
-            for event, columns in plan.event_columns.items():
-                seq, bad = self._load_events(shard.connection, event, columns, chunk, base, seq)
-                exceptional.update(bad)
-            for position in sorted(exceptional):
-                view = chunk[position]
-                current.id = view.customer_id
-                shard.exceptional.append(base + position)
-                for segment_id, predicate in predicates.items():
-                    if segment_id not in plan.fallback and predicate(view.attributes, view.events):
-                        shard.decided[segment_id].add(view.customer_id)
-            for segment_id, predicate in fallback:
-                members = shard.decided[segment_id]
-                for view in chunk:
+        try:
+            create_tables(shard.connection, plan)
+            current = _Current()
+            predicates = self._predicates(stored, memberships or {}, current)
+            fallback = [(segment_id, predicates[segment_id]) for segment_id in plan.fallback]
+            seq = 0
+            for chunk in _chunks(views, CHUNK):
+                base = len(shard.ids)
+                ids = [view.customer_id for view in chunk]
+                shard.ids.extend(ids)
+                exceptional = self._load_customers(shard, plan, chunk, ids, base, memberships or {})
+                for event, columns in plan.event_columns.items():
+                    seq, bad = self._load_events(shard.connection, event, columns, chunk, base, seq)
+                    exceptional.update(bad)
+                for position in sorted(exceptional):
+                    view = chunk[position]
                     current.id = view.customer_id
-                    if predicate(view.attributes, view.events):
-                        members.add(view.customer_id)
+                    shard.exceptional.append(base + position)
+                    for segment_id, predicate in predicates.items():
+                        if segment_id not in plan.fallback and predicate(view.attributes, view.events):
+                            shard.decided[segment_id].add(view.customer_id)
+                for segment_id, predicate in fallback:
+                    members = shard.decided[segment_id]
+                    for view in chunk:
+                        current.id = view.customer_id
+                        if predicate(view.attributes, view.events):
+                            members.add(view.customer_id)
+        except BaseException:
+            shard.close()  # a warm container keeps the database: drop what this shard created
+            raise
         return shard
 
     def run(self, shard: Shard) -> dict[str, set[str]]:

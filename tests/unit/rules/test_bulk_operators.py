@@ -285,6 +285,11 @@ def test_an_event_time_without_offset_fails_as_the_per_customer_evaluator_does()
         rules["bought"].evaluate(view, NOW, LONDON)
     with pytest.raises(TypeError):
         BulkEvaluator(rules, NOW, LONDON).evaluate([view])
+    # and the failed shard left no tables behind in the process's database
+    leftover = bulk._database.execute(
+        "SELECT count(*) FROM information_schema.schemata WHERE schema_name LIKE 'shard_%'"
+    ).fetchone()
+    assert leftover == (0,)
 
 
 @pytest.mark.parametrize(
