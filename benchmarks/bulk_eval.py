@@ -283,9 +283,8 @@ def facet_array(values: np.ndarray[Any, Any], facet: Facet) -> np.ndarray[Any, A
 
 def load_synthetic(bulk: ModuleType, plan: SqlPlan, customers: int, seed: int, now: datetime) -> Any:
     """A shard of ``customers`` synthetic customers, loaded straight into the tables ``plan`` reads."""
-    connection, schema = bulk._connect()
-    shard = bulk.Shard(connection, schema, plan, decided={segment_id: set() for segment_id in plan.outputs})
-    bulk.create_tables(connection, plan)
+    shard = bulk.open_shard(plan, plan.outputs)
+    connection = shard.connection
     synthetic = Synthetic(seed, now)
     shard.ids = [f"c{n:07d}" for n in range(customers)]
     arrays: dict[str, np.ndarray[Any, Any]] = {"row": np.arange(customers, dtype=np.int32)}

@@ -137,10 +137,8 @@ class BulkEvaluator:
         """Encode ``views`` into DuckDB tables; decide fallback rules and exceptional customers per customer."""
         stored = self.stored_references(memberships)
         plan = self.plan(stored)
-        connection, schema = _connect()
-        shard = Shard(connection, schema, plan, decided={segment_id: set() for segment_id in self._rules})
+        shard = open_shard(plan, self._rules)
         try:
-            create_tables(shard.connection, plan)
             current = _Current()
             predicates = self._predicates(stored, memberships or {}, current)
             fallback = [(segment_id, predicates[segment_id]) for segment_id in plan.fallback]
@@ -264,6 +262,22 @@ def _stored_membership(members: Set[str], current: _Current) -> Compiled:
         return current.id in members
 
     return Compiled(is_member, lambda clock: is_member, 1)
+
+
+def open_shard(plan: SqlPlan, segment_ids: Iterable[str]) -> Shard:
+    """An empty shard: its own schema in the process's database, with the tables ``plan`` reads.
+
+    ``BulkEvaluator.load`` fills it from views; a caller with columnar data at hand (a benchmark, a future
+    export reader) can ``insert`` numpy columns into it directly and then ``BulkEvaluator.run`` it.
+    """
+    connection, schema = _connect()
+    shard = Shard(connection, schema, plan, decided={segment_id: set() for segment_id in segment_ids})
+    try:
+        create_tables(connection, plan)
+    except BaseException:
+        shard.close()
+        raise
+    return shard
 
 
 # -- tables ------------------------------------------------------------------------------------------------
