@@ -22,5 +22,7 @@ BENCHMARKS: dict[str, str] = {
     "cold_start": "benchmarks.cold_start",
     "channel_sync": "benchmarks.channel_sync",
     "scoring": "benchmarks.scoring",
+    "bulk_eval": "benchmarks.bulk_eval",
+    "bulk_memory": "benchmarks.bulk_memory",
 }
 """Benchmark name -> module with ``run(args) -> list[Result]``, in the order ``python -m benchmarks`` runs them."""

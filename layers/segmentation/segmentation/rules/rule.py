@@ -88,6 +88,11 @@ class Rule:
         return copy.deepcopy(self._tree)
 
     @property
+    def root(self) -> Node:
+        """The typed, validated tree (immutable nodes), for other compilers of the same rule such as SQL."""
+        return self._root
+
+    @property
     def attributes(self) -> frozenset[str]:
         """Catalogue attribute names the rule reads, including through referenced segments."""
         return self._attributes
