@@ -5,7 +5,8 @@
 3. two years of shop history replayed through the real customer-events handler (queue batches grouped by
    customer, as SQS would deliver them), then the last days live: EventBridge -> rule -> queue -> handler;
 4. sync tasks delivered by the real channel-sync handler to the webhook;
-5. a summary: segment sizes, members with the reasons they are in, what the webhook received.
+5. a summary: segment sizes, members with the reasons they are in, what the webhook received;
+6. the AI segment models trained on that history: clusters with their labels, the RFM grid, where it is stored.
 
 The clock is pinned to the end of the synthetic history so every run prints the same numbers.
 """
@@ -25,6 +26,7 @@ from typing import Any
 from local_runtime.cli import Command, add_stack_arguments, local_stack, parse_overrides
 from local_runtime.router import Router
 from local_runtime.shop import Shop, generate_shop
+from local_runtime.training import train_step
 from local_runtime.webhook_receiver import WebhookReceiver
 
 LIVE_DAYS = 1
@@ -182,6 +184,7 @@ def run_demo(args: argparse.Namespace) -> int:
         log(f"  handler invocations: {dict(invocations)}; errors: {len(stats.errors)}")
 
         summarize(router, headers, receiver, env)
+        train_models(router)
     receiver.stop()
     return 0
 
@@ -225,6 +228,11 @@ def summarize(router: Router, headers: dict[str, str], receiver: WebhookReceiver
     )
     for message in attrs:
         log(f"  dead-lettered event, reason: {message['MessageAttributes']['reason']['StringValue']}")
+
+
+def train_models(router: Router) -> None:
+    """6. Fit the AI segment models on what the shop has told us, and show what they found."""
+    train_step(router, print)
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:

@@ -541,10 +541,12 @@ def load_delivery_views(store: DynamoStore, segment_id: str, customer_ids: list[
     return {cid: DeliveryView(cid, members.get(cid, False), profiles.get(cid)) for cid in customer_ids}
 
 
-def scan_customers(store: DynamoStore) -> list[LoadedCustomer]:
+def scan_customers(store: DynamoStore, *, segment: int = 0, total_segments: int = 1) -> list[LoadedCustomer]:
     """Every customer's partition from one paginated Scan: the straightforward full pass.
 
     Sized for previews and initial membership of a shop's base; the sharded refresh workers replace it at scale.
+    With ``total_segments`` > 1 it reads one segment of a parallel Scan; a customer's items share a partition
+    key, so every segment holds whole customers.
     """
     partitions: dict[str, list[dict[str, Any]]] = {}
     kwargs: dict[str, Any] = {
@@ -552,6 +554,8 @@ def scan_customers(store: DynamoStore) -> list[LoadedCustomer]:
         "FilterExpression": "begins_with(PK, :c) AND SK < :upper",
         "ExpressionAttributeValues": {":c": it.S("C#"), ":upper": it.S(it.LOAD_UPPER_BOUND)},
     }
+    if total_segments > 1:
+        kwargs.update(Segment=segment, TotalSegments=total_segments)
     while True:
         page = store._ddb.scan(**kwargs)
         for row in page.get("Items", []):
