@@ -106,7 +106,10 @@ def cluster(
     ids, drift = stable_ids(centroids, means, stds, features, previous, previous_version)
     sizes = np.bincount(labels, minlength=choice.k)
     descriptions = unique_labels(
-        [describe(centroids[c], features, [buyers[i] for i in np.flatnonzero(labels == c)], buyers) for c in range(choice.k)],
+        [
+            describe(centroids[c], features, [buyers[i] for i in np.flatnonzero(labels == c)], buyers)
+            for c in range(choice.k)
+        ],
         ids,
     )
     rules, rule_quality = [], []
@@ -166,9 +169,10 @@ def stable_ids(
     shared = [f for f in features if f in old_features]
     new_cols = [features.index(f) for f in shared]
     old_cols = [old_features.index(f) for f in shared]
-    old_raw = np.asarray(previous["centroids"])[:, old_cols] * np.asarray(previous["stds"])[old_cols] + np.asarray(
-        previous["means"]
-    )[old_cols]
+    old_raw = (
+        np.asarray(previous["centroids"])[:, old_cols] * np.asarray(previous["stds"])[old_cols]
+        + np.asarray(previous["means"])[old_cols]
+    )
     old_z = (old_raw - means[new_cols]) / stds[new_cols]
     new_z = centroids[:, new_cols]
     cost = np.sqrt(((new_z[:, None, :] - old_z[None, :, :]) ** 2).sum(axis=2))
@@ -218,8 +222,12 @@ def describe(
         elif name in _PHRASE:
             phrases.append(_PHRASE[name][0 if high else 1])
     scent = _overrepresented(members, everyone, lambda v: v.attributes.get("purchased_scents") or [])
-    country = _overrepresented(members, everyone, lambda v: [v.attributes.get("country")] if v.attributes.get("country") else [], minimum=0.6)
-    subject = " ".join([*adjectives, *([_humanise(scent)] if scent else []), *([category] if category else []), "buyers"])
+    country = _overrepresented(
+        members, everyone, lambda v: [v.attributes.get("country")] if v.attributes.get("country") else [], minimum=0.6
+    )
+    subject = " ".join(
+        [*adjectives, *([_humanise(scent)] if scent else []), *([category] if category else []), "buyers"]
+    )
     parts = [subject, *phrases]
     if country:
         parts.append(f"mostly {_COUNTRY_NAMES.get(country.upper(), country.upper())}")
@@ -313,5 +321,3 @@ def _rule_quality(
         "precision": round(hits / max(float(matched.sum()), 1.0), 4),
         "recall": round(hits / max(float(members.sum()), 1.0), 4),
     }
-
-

@@ -157,9 +157,7 @@ class Choice:
     scores: dict[int, float]
 
 
-def choose_k(
-    data: np.ndarray, k_values: range, *, n_init: int = 10, seed: int = 0, sample_size: int = 2000
-) -> Choice:
+def choose_k(data: np.ndarray, k_values: range, *, n_init: int = 10, seed: int = 0, sample_size: int = 2000) -> Choice:
     """k with the highest (sampled) silhouette; every k is scored on the same sample of rows."""
     sample = silhouette_sample(len(data), sample_size, seed)
     best: Choice | None = None

@@ -154,7 +154,7 @@ def _holdout(
     tz, unit, days = config.tz, config.time_unit_days, config.holdout_days
     split = as_of - timedelta(days=days)
     summary = summarise(occasions, epoch_days(split), unit_days=unit, holdout_end=epoch_days(as_of))
-    common = {"calibration_end": iso(split), "holdout_end": iso(as_of), "holdout_days": float(days)}
+    common: dict[str, Any] = {"calibration_end": iso(split), "holdout_end": iso(as_of), "holdout_days": float(days)}
     if summary.index.size == 0:
         return holdout.report(summary.x, summary.x, summary.x, model="none", **common)
     if use_bgnbd:
@@ -169,7 +169,9 @@ def _holdout(
     if estimates is not None:
         inputs = fallback.rfm_inputs(orders, split, tz)
         breaks = rfm.fit_breaks(inputs.recency_days, inputs.frequency, inputs.monetary)
-        group_of = dict(zip(inputs.index.tolist(), rfm.groups(breaks, inputs.recency_days, inputs.frequency), strict=True))
+        group_of = dict(
+            zip(inputs.index.tolist(), rfm.groups(breaks, inputs.recency_days, inputs.frequency), strict=True)
+        )
         rates = np.array([estimates.rate(group_of[int(i)]) for i in summary.index])
         predicted = rates * days / 365.0
     return holdout.report(summary.x, predicted, summary.holdout, model="fallback", **common)
@@ -200,7 +202,9 @@ def _spend_holdout(
             return {"model": "none", "customers": int(bought.sum())}
         inputs = fallback.rfm_inputs(orders, split, config.tz)
         breaks = rfm.fit_breaks(inputs.recency_days, inputs.frequency, inputs.monetary)
-        group_of = dict(zip(inputs.index.tolist(), rfm.groups(breaks, inputs.recency_days, inputs.frequency), strict=True))
+        group_of = dict(
+            zip(inputs.index.tolist(), rfm.groups(breaks, inputs.recency_days, inputs.frequency), strict=True)
+        )
         predicted = np.array(
             [float(estimates.by_group[group_of[int(i)]]["order_value"]) for i in summary.index[bought]]
         )
@@ -221,7 +225,9 @@ def _movement(
     before_breaks = rfm.RfmBreaks.from_document(previous["rfm"])
     before = fallback.rfm_inputs(orders, before_at, config.tz)
     after = fallback.rfm_inputs(orders, as_of, config.tz)
-    was = dict(zip(before.index.tolist(), rfm.groups(before_breaks, before.recency_days, before.frequency), strict=True))
+    was = dict(
+        zip(before.index.tolist(), rfm.groups(before_breaks, before.recency_days, before.frequency), strict=True)
+    )
     now = dict(zip(after.index.tolist(), rfm.groups(breaks, after.recency_days, after.frequency), strict=True))
     transitions: Counter[tuple[str, str]] = Counter()
     for customer in set(was) | set(now):
@@ -261,7 +267,9 @@ def run(config: TrainingConfig, as_of: datetime, trained_at: datetime) -> dict[s
         logger.info("model unchanged", extra={"version": current["version"], "as_of": body["as_of"]})
         return _outcome("unchanged", current, config, became_current=False)
     document = with_version(body, trained_at)
-    became_current = models.publish(document, json.dumps(trained.holdout, sort_keys=True), holdout.to_csv(trained.holdout))
+    became_current = models.publish(
+        document, json.dumps(trained.holdout, sort_keys=True), holdout.to_csv(trained.holdout)
+    )
     logger.info(
         "model trained",
         extra={"version": document["version"], "current": became_current, "fallback": document["fallback"] is not None},

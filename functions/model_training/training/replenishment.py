@@ -8,6 +8,7 @@ a customer has too few reorders of her own.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from statistics import median
@@ -28,7 +29,7 @@ def customer_intervals(orders: Iterable[StoredOrder], as_of: datetime, tz: ZoneI
             day = order.placed_at.astimezone(tz).date()
             if not days or day != days[-1]:
                 days.append(day)
-    return [float((later - earlier).days) for earlier, later in zip(days, days[1:], strict=False)]
+    return [float((later - earlier).days) for earlier, later in itertools.pairwise(days)]
 
 
 def population_intervals(

@@ -41,7 +41,7 @@ class Summary:
     index: np.ndarray
     x: np.ndarray
     t_x: np.ndarray
-    T: np.ndarray  # noqa: N815 - the models' own name for the customer's age
+    T: np.ndarray
     monetary: np.ndarray
     holdout: np.ndarray
     holdout_value: np.ndarray

@@ -10,6 +10,7 @@ FUNCTION_DIR = Path(__file__).resolve().parents[3] / "functions" / "model_traini
 if str(FUNCTION_DIR) not in sys.path:
     sys.path.insert(0, str(FUNCTION_DIR))
 
+
 def _cdnow_dir() -> Path:
     """The CDNOW data set: ``$CDNOW_DIR``, else ``shared/data/cdnow`` beside the checkout (or an ancestor)."""
     if os.environ.get("CDNOW_DIR"):

@@ -11,10 +11,10 @@ from datetime import date
 
 import numpy as np
 import pytest
-from conftest import CDNOW_DIR
-
-from training import bgnbd, gamma_gamma, holdout
 from training.transactions import day_number, read_cdnow, summarise
+
+from conftest import CDNOW_DIR
+from training import bgnbd, gamma_gamma, holdout
 
 SAMPLE = CDNOW_DIR / "CDNOW_sample.txt"
 CALIBRATION_END = day_number(date(1997, 9, 30))
