@@ -47,9 +47,8 @@ def run(args: argparse.Namespace) -> list[Result]:
         return []
     if str(FUNCTION_DIR) not in sys.path:
         sys.path.insert(0, str(FUNCTION_DIR))
-    from training.transactions import day_number, read_cdnow, summarise
-
     from training import bgnbd, gamma_gamma
+    from training.transactions import day_number, read_cdnow, summarise
 
     summary = summarise(read_cdnow(sample), day_number(date(1997, 9, 30)), unit_days=7.0)
     frame = pd.DataFrame({"frequency": summary.x, "recency": summary.t_x, "T": summary.T, "monetary": summary.monetary})

@@ -10,12 +10,12 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from training.config import TrainingConfig
-from training.pipeline import run
-from training.requests import as_of_from
 
 from segmentation import clock
 from segmentation.observability import logger
+from training.config import TrainingConfig
+from training.pipeline import run
+from training.requests import as_of_from
 
 
 @logger.inject_lambda_context

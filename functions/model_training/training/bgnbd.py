@@ -107,9 +107,17 @@ def fit(x: np.ndarray, t_x: np.ndarray, age: np.ndarray, *, start: np.ndarray | 
     ux, ut, ua = rows[:, 0], rows[:, 1], rows[:, 2]
     w = weights.astype(np.float64)
     x0 = np.zeros(4) if start is None else np.log(start)
-    result = minimize(
-        bounded_negative_loglik, x0, args=(ux, ut, ua, w), jac=True, method="BFGS", options={"gtol": 1e-8}
-    )
+    iterations = 0
+    for _ in range(4):
+        result = minimize(
+            bounded_negative_loglik, x0, args=(ux, ut, ua, w), jac=True, method="BFGS", options={"gtol": 1e-8}
+        )
+        iterations += int(result.nit)
+        if result.success:
+            break
+        # On the flat ridge where a and b grow together BFGS's curvature estimate degrades and it stops with
+        # "precision loss"; a restart from where it stopped, with a fresh estimate, finishes the job.
+        x0 = result.x
     if not np.all(np.isfinite(result.x)) or not np.isfinite(result.fun):
         raise FitError("BG/NBD likelihood diverged")
     result.x = np.clip(result.x, -_LOG_BOUND, _LOG_BOUND)
@@ -129,7 +137,7 @@ def fit(x: np.ndarray, t_x: np.ndarray, age: np.ndarray, *, start: np.ndarray | 
         b=float(b),
         loglik=-float(result.fun),
         n=len(x),
-        iterations=int(result.nit),
+        iterations=iterations,
         standard_errors=_standard_errors(result.x, ux, ut, ua, w),
         at_bounds=tuple(at_bounds),
     )

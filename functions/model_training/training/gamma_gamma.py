@@ -81,7 +81,15 @@ def fit(x: np.ndarray, m: np.ndarray) -> GammaGamma:
     # Start where the population mean spend p v / (q - 1) equals the observed one: from the origin the first
     # line search would step far into overflow, as spend is in currency units, not near 1.
     start = np.log([1.0, 2.0, float(np.average(rows[:, 1], weights=w))])
-    result = minimize(bounded, start, args=(rows[:, 0], rows[:, 1], w), jac=True, method="BFGS", options={"gtol": 1e-8})
+    iterations = 0
+    for _ in range(4):
+        result = minimize(
+            bounded, start, args=(rows[:, 0], rows[:, 1], w), jac=True, method="BFGS", options={"gtol": 1e-8}
+        )
+        iterations += int(result.nit)
+        if result.success:
+            break
+        start = result.x  # restart with a fresh curvature estimate (see bgnbd.fit)
     if not np.all(np.isfinite(result.x)) or np.any(np.abs(result.x) >= _LOG_BOUND * 0.999):
         raise FitError("Gamma-Gamma parameters ran off to the bounds: spend varies too little or too few buyers")
     _, grad = bounded(result.x, rows[:, 0], rows[:, 1], w)
@@ -99,7 +107,7 @@ def fit(x: np.ndarray, m: np.ndarray) -> GammaGamma:
         loglik=-float(result.fun),
         n=len(xs),
         excluded_non_positive=excluded,
-        iterations=int(result.nit),
+        iterations=iterations,
         standard_errors=_standard_errors(result.x, rows[:, 0], rows[:, 1], w),
     )
 

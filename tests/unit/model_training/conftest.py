@@ -6,6 +6,8 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 FUNCTION_DIR = Path(__file__).resolve().parents[3] / "functions" / "model_training"
 if str(FUNCTION_DIR) not in sys.path:
     sys.path.insert(0, str(FUNCTION_DIR))
@@ -22,4 +24,9 @@ def _cdnow_dir() -> Path:
     return Path("shared/data/cdnow")
 
 
-CDNOW_DIR = _cdnow_dir()
+@pytest.fixture(scope="session")
+def cdnow_sample() -> Path:
+    sample = _cdnow_dir() / "CDNOW_sample.txt"
+    if not sample.exists():
+        pytest.skip(f"CDNOW data not found at {sample} (set CDNOW_DIR)")
+    return sample

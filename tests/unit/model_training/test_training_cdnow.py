@@ -11,16 +11,12 @@ from datetime import date
 
 import numpy as np
 import pytest
+
+from training import bgnbd, gamma_gamma, holdout
 from training.transactions import day_number, read_cdnow, summarise
 
-from conftest import CDNOW_DIR
-from training import bgnbd, gamma_gamma, holdout
-
-SAMPLE = CDNOW_DIR / "CDNOW_sample.txt"
 CALIBRATION_END = day_number(date(1997, 9, 30))
 HOLDOUT_END = day_number(date(1998, 6, 30))
-
-pytestmark = pytest.mark.skipif(not SAMPLE.exists(), reason=f"CDNOW data not found at {SAMPLE}")
 
 
 def sig3(value: float) -> str:
@@ -28,8 +24,8 @@ def sig3(value: float) -> str:
 
 
 @pytest.fixture(scope="module")
-def summary():
-    return summarise(read_cdnow(SAMPLE), CALIBRATION_END, unit_days=7.0, holdout_end=HOLDOUT_END)
+def summary(cdnow_sample):
+    return summarise(read_cdnow(cdnow_sample), CALIBRATION_END, unit_days=7.0, holdout_end=HOLDOUT_END)
 
 
 def test_cdnow_summary_follows_the_published_protocol(summary):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from training.kmeans import choose_k, kmeans, silhouette
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from training.document import same_content, with_version
 from training.requests import BadRequest, as_of_from
 

@@ -7,12 +7,12 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
-from training.config import TrainingConfig
-from training.pipeline import fit_models
 
 from local_runtime.shop import generate_histories
 from segmentation.features.compute import build_view
 from training import fallback, rfm
+from training.config import TrainingConfig
+from training.pipeline import fit_models
 
 END = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 LONDON = ZoneInfo("Europe/London")
