@@ -106,6 +106,6 @@ def describe(document: dict[str, Any]) -> list[str]:
         lines.append("\nRFM grid (customers per recency x frequency score)")
         lines.append("         " + "".join(f"{'F' + str(f):>7}" for f in range(1, 6)))
         for r in range(5, 0, -1):
-            lines.append(f"    R{r}   " + "".join(f"{grid[r - 1][f - 1]:>7}" for f in range(5)))
+            lines.append(f"    R{r}   " + "".join(f"{grid[r - 1][f - 1]:>7}" for f in range(1, 6)))
         lines.append("  " + ", ".join(f"{g} {counts.get(g, 0)}" for g in _GROUP_ORDER))
     return lines

@@ -20,3 +20,8 @@ def test_demo_runs_end_to_end_on_a_small_shop(capsys, monkeypatch):
     delivered = int(re.search(r"webhook deliveries: (\d+), rejected signatures: (\d+)", out).group(1))
     assert delivered > 0 and "rejected signatures: 0" in out
     assert "dead-lettered event, reason: placed_at: Field required" in out
+    # the models are trained on the replayed history and described
+    models = out.split("training the AI segment models")[1]
+    assert "clusters (k=" in models or "customers" in models
+    assert "RFM grid" in models and "Champions" in models
+    assert re.search(r"model \S+ stored at s3://\S+/models/\S+/model\.json", models)

@@ -27,9 +27,9 @@ class DataCounts(_Open):
 
 
 class RfmBreaks(_Open):
-    recency_days_breaks: list[float]
-    frequency_breaks: list[float]
-    monetary_breaks: list[float]
+    recency_days_breaks: list[float] = Field(min_length=4, max_length=4)
+    frequency_breaks: list[float] = Field(min_length=4, max_length=4)
+    monetary_breaks: list[float] = Field(min_length=4, max_length=4)
 
 
 class BgNbdParams(_Open):
@@ -90,6 +90,13 @@ class Replenishment(_Open):
     population_interval_days: dict[str, float]
 
 
+class Affinity(_Open):
+    """Additive to the contract's first version: the prior that per-customer category affinity shrinks to."""
+
+    population_order_share: dict[str, float]
+    prior_orders: float = Field(gt=0)
+
+
 class ModelDocument(_Open):
     schema_: int = Field(alias="schema")
     version: str = Field(pattern=r"^\d{8}T\d{6}Z-[0-9a-f]{8}$")
@@ -97,7 +104,7 @@ class ModelDocument(_Open):
     as_of: str
     time_unit_days: float = Field(gt=0)
     data: DataCounts
-    rfm: RfmBreaks
+    rfm: RfmBreaks | None
     bgnbd: BgNbdParams | None
     gamma_gamma: GammaGammaParams | None
     fallback: FallbackEstimates | None
@@ -105,6 +112,7 @@ class ModelDocument(_Open):
     churn_bands: ChurnBands
     clusters: Clusters | None
     replenishment: Replenishment
+    affinity: Affinity | None = None
     metrics: dict[str, Any]
 
 

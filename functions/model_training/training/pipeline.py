@@ -21,7 +21,10 @@ from training.bgnbd import FitError
 from training.config import TrainingConfig
 from training.document import SCHEMA, iso, same_content, with_version
 from training.store import ModelStore, load_histories, model_key
-from training.transactions import epoch_days, shop_occasions, summarise
+from training.transactions import counted_orders, epoch_days, shop_occasions, summarise
+
+# Pseudo-orders by which a customer's category shares are shrunk towards the population's (scoring side).
+AFFINITY_PRIOR_ORDERS = 2.0
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,7 @@ def fit_models(
         np.array([v.attributes["orders_count"] for v in base], dtype=np.float64),
         np.array([v.attributes["total_spent"] for v in base], dtype=np.float64),
     )
-    metrics: dict[str, Any] = {"rfm": _rfm_counts(breaks, base)}
+    metrics: dict[str, Any] = {"rfm": _rfm_counts(breaks, base)} if base else {}
 
     occasions = [shop_occasions(o, as_of, tz) for o in orders]
     unit = config.time_unit_days
@@ -103,7 +106,7 @@ def fit_models(
         "as_of": iso(as_of),
         "time_unit_days": unit,
         "data": {"customers": len(histories), "buyers": len(base), "repeat_buyers": repeat_buyers},
-        "rfm": breaks.as_document(),
+        "rfm": breaks.as_document() if base else None,
         "bgnbd": model.as_document() if model else None,
         "gamma_gamma": spend.as_document() if spend else None,
         "fallback": None,
@@ -115,6 +118,7 @@ def fit_models(
             "population_interval_days": intervals,
             "sample_sizes": sample_sizes,
         },
+        "affinity": {"population_order_share": _order_shares(orders, as_of), "prior_orders": AFFINITY_PRIOR_ORDERS},
         "metrics": metrics,
     }
     if estimates is not None:
@@ -127,6 +131,13 @@ def fit_models(
     elif reasons:  # not even a fallback: no purchase history to estimate from
         metrics["unfitted"] = "; ".join(reasons)
     return Trained(document, report)
+
+
+def _order_shares(orders: list[Any], as_of: datetime) -> dict[str, float]:
+    """Per category, the share of all counted orders that hold it: the population prior of category affinity."""
+    counted = [o for customer in orders for o in counted_orders(customer, as_of)]
+    holding: Counter[str] = Counter(c for o in counted for c in {line.category for line in o.lines})
+    return {c: round(n / len(counted), 4) for c, n in sorted(holding.items())} if counted else {}
 
 
 def _rfm_counts(breaks: rfm.RfmBreaks, base: list[Any]) -> dict[str, Any]:
@@ -222,12 +233,13 @@ def _movement(
 ) -> dict[str, Any]:
     """How many customers moved between RFM groups since the previous model (its breaks at its as_of)."""
     before_at = datetime.fromisoformat(previous["as_of"].replace("Z", "+00:00"))
-    before_breaks = rfm.RfmBreaks.from_document(previous["rfm"])
     before = fallback.rfm_inputs(orders, before_at, config.tz)
     after = fallback.rfm_inputs(orders, as_of, config.tz)
-    was = dict(
-        zip(before.index.tolist(), rfm.groups(before_breaks, before.recency_days, before.frequency), strict=True)
-    )
+    was: dict[int, str] = {}
+    if previous.get("rfm"):  # a model trained before anyone had bought has no breaks
+        earlier = rfm.RfmBreaks.from_document(previous["rfm"])
+        groups = rfm.groups(earlier, before.recency_days, before.frequency)
+        was = dict(zip(before.index.tolist(), groups, strict=True))
     now = dict(zip(after.index.tolist(), rfm.groups(breaks, after.recency_days, after.frequency), strict=True))
     transitions: Counter[tuple[str, str]] = Counter()
     for customer in set(was) | set(now):

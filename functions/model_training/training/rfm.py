@@ -33,7 +33,7 @@ GROUPS = (
 # The R x F grid: GRID[r - 1][f - 1] is the group of a customer with recency score r and frequency score f.
 GRID: tuple[tuple[str, ...], ...] = (
     # F=1          F=2              F=3                 F=4               F=5
-    ("Lost", "Lost", "At Risk", "At Risk", "Can't Lose Them"),  # R=1
+    ("Lost", "Hibernating", "At Risk", "At Risk", "Can't Lose Them"),  # R=1
     ("Hibernating", "Hibernating", "At Risk", "At Risk", "Can't Lose Them"),  # R=2
     ("About to Sleep", "About to Sleep", "Need Attention", "Loyal", "Loyal"),  # R=3
     ("Promising", "Potential Loyalist", "Potential Loyalist", "Loyal", "Loyal"),  # R=4

@@ -50,7 +50,7 @@ def test_version_is_the_training_time_and_a_content_hash():
         "as_of": "2026-11-23T03:00:00Z",
         "time_unit_days": 7.0,
         "data": {"customers": 0, "buyers": 0, "repeat_buyers": 0},
-        "rfm": {"recency_days_breaks": [], "frequency_breaks": [], "monetary_breaks": []},
+        "rfm": None,
         "bgnbd": None,
         "gamma_gamma": None,
         "fallback": None,

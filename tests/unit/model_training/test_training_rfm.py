@@ -12,6 +12,7 @@ from local_runtime.shop import generate_histories
 from segmentation.features.compute import build_view
 from training import fallback, rfm
 from training.config import TrainingConfig
+from training.document import with_version
 from training.pipeline import fit_models
 
 END = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -67,3 +68,22 @@ def test_small_data_gets_the_fallback_with_intervals_and_no_fitted_parameters():
         assert g["order_value_low"] <= g["order_value"] <= g["order_value_high"]
     # the RFM counts cover the whole active base
     assert sum(document["metrics"]["rfm"]["groups"].values()) == document["data"]["buyers"]
+
+
+def test_a_shop_without_buyers_still_gets_a_valid_document():
+    histories = [h for h in generate_histories(7, 40, end=END) if not h.orders]
+    assert histories
+    trained = fit_models(histories, END, TrainingConfig(shop_time_zone="Europe/London"))
+    document = with_version({**trained.document, "trained_at": "2026-11-20T12:00:00Z"}, END)
+    assert document["rfm"] is None and document["bgnbd"] is None and document["clusters"] is None
+    assert document["fallback"] is None and "threshold" in document["metrics"]["unfitted"]
+    assert document["data"] == {"customers": len(histories), "buyers": 0, "repeat_buyers": 0}
+
+
+def test_affinity_prior_is_the_share_of_orders_holding_each_category():
+    histories = list(generate_histories(7, 120, end=END))
+    shares = fit_models(histories, END, TrainingConfig(shop_time_zone="Europe/London")).document["affinity"]
+    orders = [o for h in histories for o in h.orders if not o.fully_refunded]
+    holding = sum(1 for o in orders if any(line.category == "candles" for line in o.lines))
+    assert shares["population_order_share"]["candles"] == round(holding / len(orders), 4)
+    assert all(0 < s <= 1 for s in shares["population_order_share"].values())
