@@ -26,7 +26,6 @@ from typing import Any
 from local_runtime.cli import Command, add_stack_arguments, local_stack, parse_overrides
 from local_runtime.router import Router
 from local_runtime.shop import Shop, generate_shop
-from local_runtime.training import train_step
 from local_runtime.webhook_receiver import WebhookReceiver
 
 LIVE_DAYS = 1
@@ -232,6 +231,10 @@ def summarize(router: Router, headers: dict[str, str], receiver: WebhookReceiver
 
 def train_models(router: Router) -> None:
     """6. Fit the AI segment models on what the shop has told us, and show what they found."""
+    # Imported here: it loads the layer's store, whose metrics object must only be created once the demo has
+    # switched CloudWatch metrics off (see run_demo).
+    from local_runtime.training import train_step
+
     train_step(router, print)
 
 
