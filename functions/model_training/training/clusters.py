@@ -36,6 +36,7 @@ MIN_CATEGORY_SHARE = 0.05  # a category enters the features when it holds at lea
 MIN_BUYERS = 30  # below this, clusters would describe individuals rather than groups
 MAX_K = 8
 DISTINGUISHING_Z = 0.5  # a centroid this many standard deviations from the mean "stands out" on a feature
+MILD_Z = 0.2  # for a cluster where nothing stands out, the leanings used to name it instead
 LABEL_FEATURES = 3
 RULE_CONDITIONS = 3
 # Two centroids closer than this (Euclidean, in today's standardised units) are the same cluster across
@@ -209,6 +210,9 @@ def describe(
     members share far more than the whole base does."""
     ranked = sorted(range(len(features)), key=lambda j: -abs(centroid[j]))
     standing = [j for j in ranked if abs(centroid[j]) >= DISTINGUISHING_Z][:LABEL_FEATURES]
+    if not standing:
+        # A large cluster sits near the mean on everything; name it by what leans furthest, mildly.
+        standing = [j for j in ranked if abs(centroid[j]) >= MILD_Z][:2]
     adjectives: list[str] = []
     phrases: list[str] = []
     category: str | None = None
