@@ -83,6 +83,11 @@ def negative_loglik(
     return -float(np.sum(w * ll)), -grad
 
 
+def stationary(grad: np.ndarray, n: int) -> bool:
+    """The gradient vanishes relative to the size of the data (BFGS may still report "precision loss")."""
+    return bool(np.all(np.isfinite(grad))) and float(np.max(np.abs(grad))) <= 1e-5 * max(n, 1)
+
+
 def bounded_negative_loglik(
     log_params: np.ndarray, x: np.ndarray, t_x: np.ndarray, age: np.ndarray, weights: np.ndarray | None = None
 ) -> tuple[float, np.ndarray]:
@@ -113,7 +118,7 @@ def fit(x: np.ndarray, t_x: np.ndarray, age: np.ndarray, *, start: np.ndarray | 
             bounded_negative_loglik, x0, args=(ux, ut, ua, w), jac=True, method="BFGS", options={"gtol": 1e-8}
         )
         iterations += int(result.nit)
-        if result.success:
+        if result.success or stationary(result.jac, len(x)):
             break
         # On the flat ridge where a and b grow together BFGS's curvature estimate degrades and it stops with
         # "precision loss"; a restart from where it stopped, with a fresh estimate, finishes the job.

@@ -13,7 +13,7 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import digamma, gammaln
 
-from training.bgnbd import FitError
+from training.bgnbd import FitError, stationary
 
 PARAMETERS = ("p", "q", "v")
 _LOG_BOUND = np.log(1e6)
@@ -87,7 +87,7 @@ def fit(x: np.ndarray, m: np.ndarray) -> GammaGamma:
             bounded, start, args=(rows[:, 0], rows[:, 1], w), jac=True, method="BFGS", options={"gtol": 1e-8}
         )
         iterations += int(result.nit)
-        if result.success:
+        if result.success or stationary(result.jac, len(xs)):
             break
         start = result.x  # restart with a fresh curvature estimate (see bgnbd.fit)
     if not np.all(np.isfinite(result.x)) or np.any(np.abs(result.x) >= _LOG_BOUND * 0.999):

@@ -9,10 +9,15 @@ inertia.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
+
+# Below this many point-centre pairs a restart is too short for threads to pay for themselves.
+_PARALLEL_WORK = 200_000
 
 
 @dataclass(frozen=True)
@@ -100,18 +105,27 @@ def kmeans(
     """The best of ``n_init`` k-means++-seeded Lloyd runs (lowest inertia)."""
     if k < 1 or k > len(data):
         raise ValueError(f"k must be between 1 and the number of rows ({len(data)}), not {k}")
-    rng = np.random.default_rng(seed)
     mean = data.mean(axis=0)
     centred = data - mean  # better conditioned distances, as in the reference implementation
     sq_norms = (centred * centred).sum(axis=1)
     abs_tol = float(np.mean(np.var(data, axis=0))) * tol
-    best: KMeansResult | None = None
-    for _ in range(n_init):
+    # Each restart draws from its own stream, fixed up front, so the result does not depend on which thread
+    # ran which restart.
+    streams = np.random.default_rng(seed).spawn(n_init)
+
+    def restart(rng: np.random.Generator) -> KMeansResult:
         seeds = kmeans_plus_plus(centred, sq_norms, k, rng)
-        result = lloyd(centred, sq_norms, seeds, max_iter=max_iter, tol=abs_tol)
-        if best is None or result.inertia < best.inertia:
-            best = result
-    assert best is not None
+        return lloyd(centred, sq_norms, seeds, max_iter=max_iter, tol=abs_tol)
+
+    # numpy releases the GIL in the products and reductions that dominate a restart, so restarts run in
+    # parallel threads, one per core (BLAS itself is kept to one thread; see app.py).
+    workers = min(n_init, os.cpu_count() or 1)
+    if workers > 1 and len(data) * k >= _PARALLEL_WORK:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(restart, streams))
+    else:
+        results = [restart(rng) for rng in streams]
+    best = min(results, key=lambda r: r.inertia)  # the first of equals: deterministic
     return KMeansResult(best.centroids + mean, best.labels, best.inertia, best.iterations)
 
 
