@@ -8,8 +8,8 @@
 4. sync tasks delivered by the real channel-sync handler to the webhook; after the backfill the three
    platforms are added as destinations and the scheduled drift reconciliation fills them;
 5. a summary: segment sizes, members with the reasons they are in, what the webhook and each platform received;
-6. AI segments, once a model has been published: the AI templates, the RFM grid and the top customers by
-   predicted CLV (skipped, saying so, when no model exists).
+6. the AI segment models trained on that history (clusters with their labels, the RFM grid, where the model is
+   stored), then the AI templates and the top customers by predicted CLV.
 
 The clock is pinned to the end of the synthetic history so every run prints the same numbers.
 """
@@ -194,6 +194,7 @@ def run_demo(args: argparse.Namespace) -> int:
         summarize(router, headers, receiver, env)
         print_platforms(router, headers, platforms, log)
         stop_fakes(platforms)
+        train_models(router)
         show_ai_segments(router, headers, env)
     receiver.stop()
     return 0
@@ -343,6 +344,15 @@ def show_ai_segments(router: Router, headers: dict[str, str], env: Any, top: int
             f"{v['predicted.churn_risk']:<7} {v['orders_count']:>6}  {v.get('rfm.group', '-')}"
         )
     return True
+
+
+def train_models(router: Router) -> None:
+    """6. Fit the AI segment models on what the shop has told us, and show what they found."""
+    # Imported here: it loads the layer's store, whose metrics object must only be created once the demo has
+    # switched CloudWatch metrics off (see run_demo).
+    from local_runtime.training import train_step
+
+    train_step(router, print)
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:

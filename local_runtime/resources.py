@@ -31,6 +31,7 @@ from local_runtime.template import (
     Resolver,
     Template,
     TemplateError,
+    iter_statements,
     load_template,
     references,
 )
@@ -177,6 +178,7 @@ class _Builder:
             "AWS::SQS::Queue": self._queue,
             "AWS::SQS::QueuePolicy": self._queue_policy,
             "AWS::S3::Bucket": self._bucket,
+            "AWS::S3::BucketPolicy": self._bucket_policy,
             "AWS::Events::EventBus": self._event_bus,
             "AWS::Events::Rule": self._rule,
             "AWS::SecretsManager::Secret": self._secret,
@@ -367,6 +369,23 @@ class _Builder:
         versioning = props.get("VersioningConfiguration")
         if versioning:
             s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": versioning["Status"]})
+        encryption = props.get("BucketEncryption")
+        if encryption:
+            # CloudFormation and the S3 API name the default-encryption block differently.
+            rules = [
+                {
+                    "ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"],
+                    **({"BucketKeyEnabled": _true(rule["BucketKeyEnabled"])} if "BucketKeyEnabled" in rule else {}),
+                }
+                for rule in encryption["ServerSideEncryptionConfiguration"]
+            ]
+            s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
+        public_access = props.get("PublicAccessBlockConfiguration")
+        if public_access:
+            s3.put_public_access_block(
+                Bucket=name,
+                PublicAccessBlockConfiguration={key: _true(value) for key, value in public_access.items()},
+            )
         cors = props.get("CorsConfiguration")
         if cors:
             s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": cors["CorsRules"]})
@@ -387,6 +406,18 @@ class _Builder:
                 self._add_notification(name, boto_key, arn_key, config)
         if notifications.get("EventBridgeConfiguration"):
             self._notifications.setdefault(name, {})["EventBridgeConfiguration"] = []
+
+    def _bucket_policy(self, logical_id: str, props: Mapping[str, Any]) -> None:
+        props = self.resolver.resolve(dict(props))
+        bucket = str(props["Bucket"])
+        document = dict(props["PolicyDocument"])
+        # The local endpoint speaks plain HTTP and moto enforces bucket policies, so a TLS-only statement
+        # would deny every local call; it is left out here and applies in AWS.
+        statements = [s for s in iter_statements(document) if not _requires_tls(s)]
+        if statements:
+            document["Statement"] = statements
+            self.client("s3").put_bucket_policy(Bucket=bucket, Policy=json.dumps(document))
+        self._register(logical_id, bucket)
 
     def _add_notification(self, bucket: str, boto_key: str, arn_key: str, config: Mapping[str, Any]) -> None:
         entry: dict[str, Any] = {f"{arn_key}Arn": config[arn_key], "Events": _as_list(config["Event"])}
@@ -531,6 +562,11 @@ class _Builder:
 
 def _true(value: Any) -> bool:
     return value is True or str(value).lower() == "true"
+
+
+def _requires_tls(statement: Mapping[str, Any]) -> bool:
+    condition = (statement.get("Condition") or {}).get("Bool") or {}
+    return "aws:SecureTransport" in condition
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -27,3 +27,8 @@ def test_demo_runs_end_to_end_on_a_small_shop(capsys, monkeypatch):
     lists = re.findall(r"holds\s+(\d+)\s+\(wanted (\d+), .* pending 0, failures 0\)", platforms)
     assert len(lists) == 9 and all(held == wanted for held, wanted in lists)
     assert sum(int(held) for held, _ in lists) > 0
+    # the models are trained on the replayed history and described
+    models = out.split("training the AI segment models")[1]
+    assert "clusters (k=" in models or "customers" in models
+    assert "RFM grid" in models and "Champions" in models
+    assert re.search(r"model \S+ stored at s3://\S+/models/\S+/model\.json", models)

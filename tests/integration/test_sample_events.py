@@ -18,6 +18,8 @@ def function_for(path: Path) -> str:
         return "ApiFunction"
     if path.name.startswith("sync_"):
         return "ChannelSyncFunction"
+    if path.name.startswith("model_training_"):
+        return "ModelTrainingFunction"
     return "CustomerEventsFunction"
 
 
@@ -26,6 +28,8 @@ def test_sample_event_has_the_shape_lambda_delivers(path: Path):
     event = json.loads(path.read_text())
     if function_for(path) == "ApiFunction":
         APIGatewayProxyEventModel.model_validate(event)
+    elif function_for(path) == "ModelTrainingFunction":
+        EventBridgeModel.model_validate(event)
     else:
         batch = SqsModel.model_validate(event)
         if function_for(path) == "CustomerEventsFunction":
@@ -51,6 +55,8 @@ def test_sample_event_runs_through_the_local_runtime(stack, path: Path):
     # Then it is handled: API calls succeed, queue batches report no failures
     if function_for(path) == "ApiFunction":
         assert result["statusCode"] in (200, 201), result["body"]
+    elif function_for(path) == "ModelTrainingFunction":
+        assert result["status"] == "trained" and result["model"].startswith("s3://")
     else:
         assert result == {"batchItemFailures": []}
     dead = queue_messages(stack.env, "CustomerEventsDLQ")

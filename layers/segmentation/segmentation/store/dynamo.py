@@ -460,10 +460,12 @@ def _decode_cursor(cursor: str) -> dict[str, Any]:
     return key
 
 
-def scan_customers(store: DynamoStore) -> list[LoadedCustomer]:
+def scan_customers(store: DynamoStore, *, segment: int = 0, total_segments: int = 1) -> list[LoadedCustomer]:
     """Every customer's partition from one paginated Scan: the straightforward full pass.
 
     Sized for previews and initial membership of a shop's base; the sharded refresh workers replace it at scale.
+    With ``total_segments`` > 1 it reads one segment of a parallel Scan; a customer's items share a partition
+    key, so every segment holds whole customers.
     """
     partitions: dict[str, list[dict[str, Any]]] = {}
     kwargs: dict[str, Any] = {
@@ -471,6 +473,8 @@ def scan_customers(store: DynamoStore) -> list[LoadedCustomer]:
         "FilterExpression": "begins_with(PK, :c) AND SK < :upper",
         "ExpressionAttributeValues": {":c": it.S("C#"), ":upper": it.S(it.LOAD_UPPER_BOUND)},
     }
+    if total_segments > 1:
+        kwargs.update(Segment=segment, TotalSegments=total_segments)
     while True:
         page = store._ddb.scan(**kwargs)
         for row in page.get("Items", []):
