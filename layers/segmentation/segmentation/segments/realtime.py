@@ -25,7 +25,6 @@ from zoneinfo import ZoneInfo
 
 from segmentation.domain.models import (
     ConsentChannel,
-    ConsentState,
     ConsentStatus,
     CustomerProfile,
     CustomerUpsert,
@@ -36,6 +35,7 @@ from segmentation.domain.models import (
     StoredOrder,
     TagChange,
 )
+from segmentation.domain.models import apply_consent as domain_apply_consent
 from segmentation.features.compute import CustomerView, build_view
 from segmentation.observability import logger
 from segmentation.segments.models import MembershipChange, MembershipRecord, SegmentDefinition
@@ -95,15 +95,15 @@ def changed_attributes(before: dict[str, Any], after: dict[str, Any]) -> set[str
 
 
 def apply_consent(
-    profile: CustomerProfile, channels: dict[ConsentChannel, ConsentStatus], source: str, at: datetime
+    profile: CustomerProfile,
+    channels: dict[ConsentChannel, ConsentStatus],
+    source: str,
+    at: datetime,
+    *,
+    consent_source: bool = True,
 ) -> CustomerProfile:
-    """Set consent per channel unless the stored state is newer (late, reordered deliveries lose)."""
-    consent = dict(profile.consent)
-    for channel, status in channels.items():
-        current = consent.get(channel)
-        if current is not None and current.updated_at > at:
-            continue
-        consent[channel] = ConsentState(status=status, source=source, updated_at=at)
+    """Set consent per channel under the domain's rules (newer wins; only a consent source upgrades)."""
+    consent = domain_apply_consent(profile.consent, channels, source, at, consent_source=consent_source)
     return profile.model_copy(update={"consent": consent})
 
 
@@ -143,13 +143,17 @@ class MembershipEngine:
         return self._reconcile(customer_id, now, set(), mutate=self._profile_change(change, now), claim_email=True)
 
     @staticmethod
-    def _profile_change(change: CustomerUpsert, now: datetime) -> ProfileChange:
+    def _profile_change(
+        change: CustomerUpsert, now: datetime, *, source: str | None = None, consent_source: bool = True
+    ) -> ProfileChange:
         at = change.occurred_at or now
 
         def mutate(profile: CustomerProfile) -> CustomerProfile:
-            updated = profile.apply(change, at)
+            updated = profile.apply(change, at, source)
             if change.consent:
-                updated = apply_consent(updated, change.consent, "registration", at)
+                updated = apply_consent(
+                    updated, change.consent, source or "registration", at, consent_source=consent_source
+                )
             if updated.registered_at is None:
                 updated = updated.model_copy(update={"registered_at": at})
             return updated.model_copy(update={"updated_at": max(at, profile.updated_at or at)})
@@ -207,6 +211,11 @@ class MembershipEngine:
                     events.add(fact.kind.value)
                 case CustomerUpsert():
                     changes.append(self._profile_change(fact, now))
+                    claim = True
+                case ProfileFact():
+                    changes.append(
+                        self._profile_change(fact.change, now, source=fact.source, consent_source=fact.consent_source)
+                    )
                     claim = True
                 case TagChange():
                     changes.append(_tag_change(fact.add, fact.remove, fact.occurred_at or now))
@@ -309,11 +318,23 @@ class ConsentFact:
     channels: dict[ConsentChannel, ConsentStatus]
     source: str
     at: datetime
+    # The shop's own consent events and the API are consent records; an import is one only if declared so.
+    consent_source: bool = True
+
+
+@dataclass(frozen=True)
+class ProfileFact:
+    """A profile change with its provenance: who made it (recorded per field) and whether its consent
+    columns are a consent record (otherwise they can only downgrade)."""
+
+    change: CustomerUpsert
+    source: str
+    consent_source: bool = False
 
 
 def _consent_change(fact: ConsentFact) -> ProfileChange:
     def mutate(profile: CustomerProfile) -> CustomerProfile:
-        return apply_consent(profile, fact.channels, fact.source, fact.at)
+        return apply_consent(profile, fact.channels, fact.source, fact.at, consent_source=fact.consent_source)
 
     return mutate
 
