@@ -46,4 +46,25 @@ def apply() -> None:
 
     Table.all_items = all_items  # type: ignore[method-assign]
     Table.query = query  # type: ignore[method-assign]
+    _complete_s3_events()
     _applied = True
+
+
+def _complete_s3_events() -> None:
+    """moto's S3 notification lacks two fields AWS sends: ``versionId`` (on a versioned bucket) and
+    ``sequencer``. Importers key their work on the version, so the local event carries both, as in AWS."""
+    from moto.s3 import notifications
+
+    original = notifications._get_s3_event
+
+    def get_s3_event(event_name: str, bucket: Any, key: Any, notification_id: str) -> Any:
+        event = original(event_name, bucket, key, notification_id)
+        for record in event["Records"]:
+            obj = record["s3"]["object"]
+            if getattr(bucket, "is_versioned", False) and getattr(key, "version_id", None):
+                obj["versionId"] = key.version_id
+            # Hex, growing with each change to the key, as S3's sequencer does (used to order events).
+            obj["sequencer"] = format(int(key.last_modified.timestamp() * 1_000_000), "016X")
+        return event
+
+    notifications._get_s3_event = get_s3_event

@@ -11,110 +11,13 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
-from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from importer import normalise as nz
 from importer.presets import GENERIC_CONTACT_COLUMNS, MAILCHIMP_STATUSES, Preset, by_name, detect, fold
 from importer.text import FormatError
-
-Kind = Literal["contacts", "orders", "events", "consent", "suppression"]
-CHANNELS = ("email", "sms", "push", "ads")
-TARGETS = frozenset(
-    {
-        "email",
-        "external_id",
-        "first_name",
-        "last_name",
-        "full_name",
-        "phone",
-        "phone_fallback",
-        "birth_date",
-        "gender",
-        "country",
-        "region",
-        "city",
-        "postal_code",
-        "tags",
-        "preferred_scents",
-        "preferred_categories",
-        "registered_at",
-        "occurred_at",
-        "consent_at",
-        "reason",
-        "status",
-        *(f"consent.{c}" for c in CHANNELS),
-        "order.id",
-        "order.placed_at",
-        "order.total",
-        "order.currency",
-        "order.cancelled_at",
-        "line.sku",
-        "line.name",
-        "line.quantity",
-        "line.unit_price",
-        "line.category",
-        "line.scent",
-        "event.id",
-        "event.kind",
-        "event.occurred_at",
-        "event.campaign",
-        "event.url",
-        "ignore",
-    }
-)
-_CUSTOM_KEY = re.compile(r"[^a-z0-9_]+")
-
-
-class Manifest(BaseModel):
-    """The sidecar mapping manifest (every field optional; a preset or the header fills the rest)."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    kind: Kind | None = None
-    preset: str | None = None
-    columns: dict[str, str] = Field(default_factory=dict, description="header -> target (or custom.<key>)")
-    custom_columns: bool | list[str] = Field(
-        default=False, description="unknown columns go to custom.<header> (all of them, or those listed)"
-    )
-    consent_source: bool | None = None
-    source_name: str | None = Field(default=None, pattern=r"^[a-z0-9_-]{1,32}$")
-    default_country: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
-    time_zone: str | None = None
-    day_first: bool = True
-    date_format: str | None = Field(default=None, max_length=64)
-    decimal_comma: bool = False
-    exported_at: datetime | None = None
-    status: Literal["subscribed", "unsubscribed", "cleaned", "nonsubscribed"] | None = None
-    channel: Literal["email", "sms", "push", "ads"] = "email"
-    suppression_reason: str = Field(default="manual", pattern=r"^[a-z_]{1,32}$")
-    encoding: Literal["utf-8", "utf-16", "latin-1"] | None = None
-    delimiter: str | None = Field(default=None, min_length=1, max_length=1)
-    format: Literal["csv", "jsonl"] | None = None
-    compression: Literal["none", "gzip"] | None = None
-
-    @field_validator("columns")
-    @classmethod
-    def _known_targets(cls, columns: dict[str, str]) -> dict[str, str]:
-        for header, target in columns.items():
-            if target not in TARGETS and not (target.startswith("custom.") and _CUSTOM_KEY.sub("", target[7:])):
-                raise ValueError(f"column {header!r}: unknown target {target!r}")
-        return columns
-
-    @field_validator("time_zone")
-    @classmethod
-    def _zone(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError("time_zone must be an IANA zone such as Europe/London") from None
-        return value
-
-    def declared_layout(self) -> dict[str, Any]:
-        return {k: v for k in ("encoding", "delimiter", "format", "compression") if (v := getattr(self, k))}
+from segmentation.imports import CHANNELS, Manifest
 
 
 @dataclass(frozen=True)
@@ -123,6 +26,7 @@ class Reject:
     column: str
     reason: str
     email: str | None = None  # recognisable address in the row, for the reject-report index
+    group: str | None = None  # the order a rejected order line belonged to (the whole order is rejected)
 
 
 @dataclass
@@ -344,6 +248,7 @@ _EVENT_KINDS = {
     "visited": "site_visited",
     "page_view": "site_visited",
 }
+_CUSTOM_KEY = re.compile(r"[^a-z0-9_]+")
 _TEXT_LIMITS = {"first_name": 100, "last_name": 100, "region": 100, "city": 100, "postal_code": 20}
 _ID = re.compile(r"^[A-Za-z0-9_.:#-]{1,64}$")
 
@@ -389,7 +294,8 @@ class RowReader:
             return self._row(row, raw, fields)
         except _Bad as bad:
             seen = nz.looks_like_email(email_text) if email_text else None
-            return Reject(row, self._column(bad.target) if bad.target else "", bad.reason, seen)
+            group = raw.get("order.id") if self.m.kind == "orders" else None
+            return Reject(row, self._column(bad.target) if bad.target else "", bad.reason, seen, group)
 
     def _align(self, pairs: list[str]) -> list[str]:
         out = [""] * len(self.m.headers)
@@ -443,7 +349,9 @@ class RowReader:
             region = values.get("country") or m.default_country
             values["phone"] = _field("phone", lambda v: nz.phone(v, region), raw["phone"])
         if "birth_date" in raw:
-            born = _field("birth_date", lambda v: nz.day(v, m.tz, day_first=m.day_first, fmt=m.date_format), raw["birth_date"])
+            born = _field(
+                "birth_date", lambda v: nz.day(v, m.tz, day_first=m.day_first, fmt=m.date_format), raw["birth_date"]
+            )
             if not date(1900, 1, 1) <= born <= date.today():
                 raise _Bad("birth_date", "birth date must be between 1900-01-01 and today")
             values["birth_date"] = born
@@ -504,7 +412,9 @@ class RowReader:
         quantity = _field("line.quantity", nz.integer, raw.get("line.quantity", ""))
         if not 1 <= quantity <= 10_000:
             raise _Bad("line.quantity", "line quantity must be between 1 and 10,000")
-        price = _field("line.unit_price", lambda v: nz.money(v, decimal_comma=m.decimal_comma), raw.get("line.unit_price", ""))
+        price = _field(
+            "line.unit_price", lambda v: nz.money(v, decimal_comma=m.decimal_comma), raw.get("line.unit_price", "")
+        )
         if not 0 <= price <= 1_000_000:
             raise _Bad("line.unit_price", "line price must be between 0 and 1,000,000")
         sku = raw.get("line.sku") or ("name:" + "_".join(nz.slugs(raw.get("line.name", "")))[:59])

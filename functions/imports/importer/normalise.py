@@ -212,7 +212,7 @@ def instant(value: str, tz: tzinfo, *, day_first: bool = True, fmt: str | None =
         raise Invalid("date is empty")
     if fmt:
         try:
-            parsed = datetime.strptime(text, fmt)  # noqa: DTZ007 - made aware below
+            parsed = datetime.strptime(text, fmt)
         except ValueError:
             raise Invalid("date does not match the mapping's date_format") from None
         return _aware(parsed, tz)
@@ -237,7 +237,7 @@ def instant(value: str, tz: tzinfo, *, day_first: bool = True, fmt: str | None =
                 year += 2000 if year < 70 else 1900
             day, month = (first, second) if day_first else (second, first)
         try:
-            parsed = datetime(year, month, day, int(hh or 0), int(mm or 0), int(ss or 0))  # noqa: DTZ001
+            parsed = datetime(year, month, day, int(hh or 0), int(mm or 0), int(ss or 0))
         except ValueError:
             order = "day/month/year" if day_first else "month/day/year"
             raise Invalid(f"date is impossible when read as {order}") from None

@@ -295,7 +295,9 @@ class _Lines:
         size = len(raw)
         if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
             while True:  # skip the rest of an over-long line without holding it
-                more = self.stream.readline(MAX_LINE_BYTES if self.remaining is None else min(MAX_LINE_BYTES, self.remaining - size))
+                more = self.stream.readline(
+                    MAX_LINE_BYTES if self.remaining is None else min(MAX_LINE_BYTES, self.remaining - size)
+                )
                 size += len(more)
                 if not more or more.endswith(b"\n"):
                     break

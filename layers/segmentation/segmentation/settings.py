@@ -19,6 +19,7 @@ class Settings:
     webhook_secret_arn: str = ""
     webhook_url: str = ""
     suppression_salt_arn: str = ""
+    import_bucket: str = ""
 
     @property
     def tz(self) -> ZoneInfo:
@@ -42,4 +43,5 @@ def get_settings() -> Settings:
         webhook_secret_arn=_env("WEBHOOK_SECRET_ARN", ""),
         webhook_url=_env("WEBHOOK_URL", ""),
         suppression_salt_arn=_env("SUPPRESSION_SALT_ARN", ""),
+        import_bucket=_env("IMPORT_BUCKET", ""),
     )
