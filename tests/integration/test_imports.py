@@ -7,6 +7,7 @@ import csv
 import gzip
 import io
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,11 @@ def shopify_row(
     cid: str, first: str, email: str, *, accepts: str = "no", country: str = "GB", phone: str = "", tags: str = ""
 ) -> str:
     return f'\'{cid},{first},Smith,{email},{accepts},,1 High St,,London,LND,{country},SW1A 1AA,,{phone},no,10.00,1,,no,"{tags}"'
+
+
+def new_id(job_id: str, row: int) -> str:
+    """The id an import gives the person it creates from a row (see importer.merge)."""
+    return f"imp-{re.sub('[^A-Za-z0-9]', '', job_id)[:16]}-{row}"
 
 
 def bucket(stack: Router) -> str:
@@ -145,7 +151,7 @@ def test_import_gzip_utf16_semicolon_generic_spreadsheet_with_manifest(
     assert not stack.drain().errors
     job = job_status(api, created["job_id"])
     assert job["counts"]["created"] == 1, job
-    status, mia = api("GET", f"/customers/imp-{created['job_id'][:16]}-2")
+    status, mia = api("GET", f"/customers/{new_id(created['job_id'], 2)}")
     assert status == 200, mia
     assert mia["profile"]["phone"] == "+49301234567"
     assert mia["profile"]["custom"] == {"lieblingsduft": "Lavendel"}
@@ -215,3 +221,124 @@ def test_import_manifest_json_lines(stack: Router, api: Callable[..., tuple[int,
     assert not stack.drain().errors
     job = job_status(api, only_job_id(stack))
     assert job["counts"] == {"read": 3, "created": 1, "merged": 0, "duplicates": 0, "rejected": 2, "suppressed": 0}
+
+
+ORDERS_HEADER = (
+    "Name,Email,Financial Status,Paid at,Fulfillment Status,Fulfilled at,Accepts Marketing,Currency,Subtotal,"
+    "Shipping,Taxes,Total,Discount Code,Discount Amount,Shipping Method,Created at,Lineitem quantity,Lineitem name,"
+    "Lineitem price,Lineitem compare at price,Lineitem sku,Lineitem requires shipping,Lineitem taxable,"
+    "Lineitem fulfillment status,Billing Name,Billing Country,Cancelled at"
+)
+
+
+def order_row(name: str, email: str, total: str, created: str, qty: str, item: str, price: str, sku: str) -> str:
+    head = bool(total)
+    return (
+        f"{name},{email},{'paid' if head else ''},,,,,{'GBP' if head else ''},{total},,,{total},,,,{created},"
+        f"{qty},{item},{price},,{sku},true,true,fulfilled,{'Ana Smith' if head else ''},{'GB' if head else ''},"
+    )
+
+
+def test_import_shopify_orders_groups_lines_by_order_and_rejects_a_whole_order_with_a_bad_line(
+    stack: Router, api: Callable[..., tuple[int, Any]]
+) -> None:
+    lines = [
+        ORDERS_HEADER,
+        order_row("#1001", "ana@example.com", "31.50", "2026-11-01 10:00:00 +0000", "2", "Lavender oil", "7.50", "EO-LAV-10"),
+        order_row("#1001", "ana@example.com", "", "", "1", "Diffuser", "16.50", "DF-MINI"),
+        order_row("#1002", "ana@example.com", "22.00", "2026-11-05 10:00:00 +0000", "1", "Candle", "22.00", "CA-LAV"),
+        order_row("#1003", "bob@example.com", "9.00", "2026-11-06 10:00:00 +0000", "1", "Salt", "9.00", "BS-LAV"),
+        order_row("#1003", "bob@example.com", "", "", "lots", "Salt", "9.00", "BS-LAV"),
+    ]
+    upload(stack, "imports/manual/orders_export.csv", ("\n".join(lines) + "\n").encode())
+    assert not stack.drain().errors
+    job = job_status(api, only_job_id(stack))
+    assert job["preset"] == "shopify_orders"
+    assert job["counts"]["read"] == 5 and job["counts"]["created"] == 3 and job["counts"]["rejected"] == 2
+    reasons = {r["row"]: r["reason"] for r in report_rows(stack, job["report_key"])}
+    assert reasons["6"] == "not a whole number"
+    assert reasons["5"] == "another line of order #1003 was rejected, so the order was not imported"
+    ana_id = new_id(job["job_id"], 2)
+    status, ana = api("GET", f"/customers/{ana_id}")
+    assert status == 200
+    assert ana["orders"] == 2 and ana["features"]["total_spent"] == 53.5
+    assert ana["profile"]["first_name"] == "Ana" and ana["profile"]["country"] == "GB"
+
+
+MAILCHIMP_HEADER = "Email Address,First Name,Last Name,MEMBER_RATING,OPTIN_TIME,CONFIRM_TIME,LAST_CHANGED,LEID,EUID,TAGS"
+
+
+def test_import_mailchimp_status_files_set_consent_and_suppress_opt_outs(
+    stack: Router, api: Callable[..., tuple[int, Any]]
+) -> None:
+    subscribed = "\n".join(
+        [
+            MAILCHIMP_HEADER,
+            "ana@example.com,Ana,Smith,4,2026-10-01 09:00:00,2026-10-01 09:05:00,2026-10-01 09:05:00,11,aa,",
+            "bob@example.com,Bob,Jones,2,2026-10-02 09:00:00,2026-10-02 09:05:00,2026-10-02 09:05:00,12,bb,",
+        ]
+    )
+    upload(stack, "imports/manual/subscribed_members_export_1.csv", (subscribed + "\n").encode())
+    assert not stack.drain().errors
+    # Bob unsubscribes later; Cleo (unknown to us) unsubscribed too
+    unsubscribed = "\n".join(
+        [
+            MAILCHIMP_HEADER + ",UNSUB_TIME",
+            "bob@example.com,Bob,Jones,2,2026-10-02 09:00:00,,2026-11-10 12:00:00,12,bb,,2026-11-10 12:00:00",
+            "cleo@example.com,Cleo,Li,1,2026-09-01 09:00:00,,2026-11-09 12:00:00,13,cc,,2026-11-09 12:00:00",
+        ]
+    )
+    upload(stack, "imports/manual/unsubscribed_members_export_1.csv", (unsubscribed + "\n").encode())
+    assert not stack.drain().errors
+    found = {item["source_key"]["S"]: item["PK"]["S"][4:] for item in jobs(stack)}
+    sub_job = job_status(api, found["imports/manual/subscribed_members_export_1.csv"])
+    unsub_job = job_status(api, found["imports/manual/unsubscribed_members_export_1.csv"])
+    assert sub_job["counts"]["created"] == 2
+    assert unsub_job["counts"]["suppressed"] == 2 and unsub_job["kind"] == "consent"
+    bob_id = new_id(sub_job["job_id"], 3)
+    status, bob = api("GET", f"/customers/{bob_id}")
+    assert bob["profile"]["consent"]["email"]["status"] == "unsubscribed"
+    # Cleo is now suppressed: a plain spreadsheet cannot bring her back
+    sheet = "email,first name\ncleo@example.com,Cleo\ndan@example.com,Dan\n"
+    upload(stack, "imports/manual/sheet.csv", sheet.encode())
+    assert not stack.drain().errors
+    sheet_job = job_status(api, {i["source_key"]["S"]: i["PK"]["S"][4:] for i in jobs(stack)}["imports/manual/sheet.csv"])
+    assert sheet_job["counts"]["suppressed"] == 1 and sheet_job["counts"]["created"] == 1
+
+
+def test_import_consent_source_decides_whether_consent_columns_can_subscribe(
+    stack: Router, api: Callable[..., tuple[int, Any]]
+) -> None:
+    sheet = "email,email consent\nana@example.com,yes\n"
+    upload(stack, "imports/manual/plain.csv", sheet.encode())
+    assert not stack.drain().errors
+    plain = job_status(api, only_job_id(stack))
+    ana_id = new_id(plain["job_id"], 2)
+    assert "email" not in api("GET", f"/customers/{ana_id}")[1]["profile"]["consent"]
+    # the same row from a file whose manifest declares it a consent record subscribes her
+    manifest = json.dumps({"consent_source": True, "exported_at": "2026-11-21T00:00:00Z"})
+    upload(stack, "imports/manual/declared.csv", sheet.encode(), Metadata={"import-manifest": manifest})
+    assert not stack.drain().errors
+    profile = api("GET", f"/customers/{ana_id}")[1]["profile"]
+    assert profile["consent"]["email"]["status"] == "subscribed"
+    # and an older unsubscribe file (not a consent source) cannot undo the newer subscription
+    old = json.dumps({"kind": "consent", "exported_at": "2026-11-01T00:00:00Z"})
+    upload(stack, "imports/manual/old_unsubs.csv", b"email,status\nana@example.com,unsubscribed\n", Metadata={"import-manifest": old})
+    assert not stack.drain().errors
+    assert api("GET", f"/customers/{ana_id}")[1]["profile"]["consent"]["email"]["status"] == "subscribed"
+
+
+def test_import_suppression_list_adds_entries_with_the_job_as_source(
+    stack: Router, api: Callable[..., tuple[int, Any]]
+) -> None:
+    from segmentation import wiring
+
+    manifest = json.dumps({"kind": "suppression", "suppression_reason": "complained"})
+    upload(stack, "imports/manual/suppress.csv", b"Email\nEve@Example.com\nnot an email\n", Metadata={"import-manifest": manifest})
+    assert not stack.drain().errors
+    job = job_status(api, only_job_id(stack))
+    assert job["counts"]["suppressed"] == 1 and job["counts"]["rejected"] == 1
+    with stack._function_environment("ImportFunction"):
+        wiring.reset()
+        entry = wiring.suppression_list().get("eve@example.com")
+    assert entry is not None and entry.reason == "complained" and entry.source == f"import:{job['job_id']}"

@@ -124,10 +124,7 @@ def resolve(
     folded = [fold(h) for h in headers]
     preset: Preset | None = by_name(manifest.preset) if manifest.preset else detect(headers)
     columns: dict[str, str] = {}
-    if preset is not None:
-        columns.update(preset.columns)
-    elif manifest.kind in (None, "contacts"):
-        columns.update(GENERIC_CONTACT_COLUMNS)
+    columns.update(preset.columns if preset is not None else GENERIC_CONTACT_COLUMNS)
     columns.update({fold(h): t for h, t in manifest.columns.items()})
     kind = manifest.kind or (preset.kind if preset else "contacts")
     status = manifest.status

@@ -268,7 +268,9 @@ class Merger:
         per_customer: dict[str, list[object]] = {}
         for row in rows:
             channels = {ConsentChannel(c): ConsentStatus(s) for c, s in row.values["consent"].items()}
-            at = row.values.get("consent_at") or row.at
+            # An opt-in dates from when it was given; anything else from when the row says it changed.
+            opt_in = ConsentStatus.SUBSCRIBED in channels.values()
+            at = (row.values.get("consent_at") if opt_in else None) or row.at
             customer_id = found.get(row.identity)
             reason = row.values.get("reason")
             opt_out = all(status == ConsentStatus.UNSUBSCRIBED for status in channels.values())

@@ -79,6 +79,8 @@ _MAILCHIMP_COLUMNS = {
     "optin_time": "consent_at",
     "confirm_time": "consent_at",
     "last_changed": "occurred_at",
+    "unsub_time": "occurred_at",
+    "clean_time": "occurred_at",
     "cc": "country",
     "leid": "external_id",
     "tags": "tags",
@@ -212,6 +214,9 @@ GENERIC_CONTACT_COLUMNS = {
     "tags": "tags",
     "email consent": "consent.email",
     "sms consent": "consent.sms",
+    # consent-change and suppression files
+    "status": "status",
+    "reason": "reason",
 }
 
 MAILCHIMP_STATUSES = ("subscribed", "unsubscribed", "cleaned", "nonsubscribed")
