@@ -244,7 +244,9 @@ def test_import_shopify_orders_groups_lines_by_order_and_rejects_a_whole_order_w
 ) -> None:
     lines = [
         ORDERS_HEADER,
-        order_row("#1001", "ana@example.com", "31.50", "2026-11-01 10:00:00 +0000", "2", "Lavender oil", "7.50", "EO-LAV-10"),
+        order_row(
+            "#1001", "ana@example.com", "31.50", "2026-11-01 10:00:00 +0000", "2", "Lavender oil", "7.50", "EO-LAV-10"
+        ),
         order_row("#1001", "ana@example.com", "", "", "1", "Diffuser", "16.50", "DF-MINI"),
         order_row("#1002", "ana@example.com", "22.00", "2026-11-05 10:00:00 +0000", "1", "Candle", "22.00", "CA-LAV"),
         order_row("#1003", "bob@example.com", "9.00", "2026-11-06 10:00:00 +0000", "1", "Salt", "9.00", "BS-LAV"),
@@ -265,7 +267,9 @@ def test_import_shopify_orders_groups_lines_by_order_and_rejects_a_whole_order_w
     assert ana["profile"]["first_name"] == "Ana" and ana["profile"]["country"] == "GB"
 
 
-MAILCHIMP_HEADER = "Email Address,First Name,Last Name,MEMBER_RATING,OPTIN_TIME,CONFIRM_TIME,LAST_CHANGED,LEID,EUID,TAGS"
+MAILCHIMP_HEADER = (
+    "Email Address,First Name,Last Name,MEMBER_RATING,OPTIN_TIME,CONFIRM_TIME,LAST_CHANGED,LEID,EUID,TAGS"
+)
 
 
 def test_import_mailchimp_status_files_set_consent_and_suppress_opt_outs(
@@ -302,7 +306,9 @@ def test_import_mailchimp_status_files_set_consent_and_suppress_opt_outs(
     sheet = "email,first name\ncleo@example.com,Cleo\ndan@example.com,Dan\n"
     upload(stack, "imports/manual/sheet.csv", sheet.encode())
     assert not stack.drain().errors
-    sheet_job = job_status(api, {i["source_key"]["S"]: i["PK"]["S"][4:] for i in jobs(stack)}["imports/manual/sheet.csv"])
+    sheet_job = job_status(
+        api, {i["source_key"]["S"]: i["PK"]["S"][4:] for i in jobs(stack)}["imports/manual/sheet.csv"]
+    )
     assert sheet_job["counts"]["suppressed"] == 1 and sheet_job["counts"]["created"] == 1
 
 
@@ -323,7 +329,12 @@ def test_import_consent_source_decides_whether_consent_columns_can_subscribe(
     assert profile["consent"]["email"]["status"] == "subscribed"
     # and an older unsubscribe file (not a consent source) cannot undo the newer subscription
     old = json.dumps({"kind": "consent", "exported_at": "2026-11-01T00:00:00Z"})
-    upload(stack, "imports/manual/old_unsubs.csv", b"email,status\nana@example.com,unsubscribed\n", Metadata={"import-manifest": old})
+    upload(
+        stack,
+        "imports/manual/old_unsubs.csv",
+        b"email,status\nana@example.com,unsubscribed\n",
+        Metadata={"import-manifest": old},
+    )
     assert not stack.drain().errors
     assert api("GET", f"/customers/{ana_id}")[1]["profile"]["consent"]["email"]["status"] == "subscribed"
 
@@ -334,7 +345,12 @@ def test_import_suppression_list_adds_entries_with_the_job_as_source(
     from segmentation import wiring
 
     manifest = json.dumps({"kind": "suppression", "suppression_reason": "complained"})
-    upload(stack, "imports/manual/suppress.csv", b"Email\nEve@Example.com\nnot an email\n", Metadata={"import-manifest": manifest})
+    upload(
+        stack,
+        "imports/manual/suppress.csv",
+        b"Email\nEve@Example.com\nnot an email\n",
+        Metadata={"import-manifest": manifest},
+    )
     assert not stack.drain().errors
     job = job_status(api, only_job_id(stack))
     assert job["counts"]["suppressed"] == 1 and job["counts"]["rejected"] == 1

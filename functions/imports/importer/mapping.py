@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
@@ -486,3 +487,45 @@ def _field(target: str, fn: Any, value: str | None) -> Any:
         return fn(value)
     except nz.Invalid as exc:
         raise _Bad(target, str(exc)) from None
+
+
+def read_stream(
+    raw: Any,
+    manifest: Manifest,
+    *,
+    key: str,
+    as_of: datetime,
+    shop_tz: tzinfo,
+    head: bytes,
+) -> Iterator[Row | Reject]:
+    """Every data row of a whole file as a ``Row`` or a ``Reject``, in constant memory, without AWS.
+
+    ``raw`` is the file's byte stream and ``head`` its first bytes (for detection). FormatError when the
+    file as a whole cannot be read. Used by tests and benchmarks; the pipeline does the same per chunk.
+    """
+    from importer.text import canonical, detect, read_records
+
+    if not head:
+        raise FormatError("the file is empty")
+    layout = detect(head, declared=manifest.declared_layout(), name=key)
+    records = read_records(canonical(raw, layout), layout)
+    header = next(records, None)
+    if header is None or not header.fields:
+        raise FormatError("the file has no header row")
+    jsonl = layout.format == "jsonl"
+    headers = header.fields[0::2] if jsonl else header.fields
+    mapping = resolve(headers, manifest, key=key, as_of=as_of, shop_tz=shop_tz, jsonl=jsonl)
+    reader = RowReader(mapping)
+    pending = [header] if jsonl else []
+    for record in _chain(pending, records):
+        if record.fields == []:
+            continue
+        if record.fields is None:
+            yield Reject(record.row, "", record.error or "unreadable row")
+        else:
+            yield reader.read(record.row, record.fields)
+
+
+def _chain(first: list[Any], rest: Iterator[Any]) -> Iterator[Any]:
+    yield from first
+    yield from rest

@@ -278,23 +278,25 @@ def day(value: str, tz: tzinfo, *, day_first: bool = True, fmt: str | None = Non
 _CURRENCY = re.compile(r"^(?:[A-Z]{3}\s*)?[£$€¥]?\s*|\s*[£$€¥]?\s*(?:[A-Z]{3})?$")
 
 
+_AMOUNT = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
+_AMOUNT_COMMA = re.compile(r"-?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?")
+
+
 def money(value: str, *, decimal_comma: bool = False) -> float:
-    """An amount: currency symbol or ISO code around it ignored; ``,`` thousands separators (or, with
-    ``decimal_comma``, ``.`` thousands and ``,`` decimals); at most 2 decimals kept (rounded half-even)."""
-    text = _CURRENCY.sub("", value.strip())
-    if decimal_comma:
-        text = text.replace(".", "").replace(" ", "").replace(",", ".")
-    else:
-        text = text.replace(",", "").replace(" ", "")
-    negative = text.startswith("(") and text.endswith(")")
-    if negative:
+    """An amount: a currency symbol or ISO code around it is ignored; ``.`` is the decimal point and ``,``
+    separates thousands in groups of three (with ``decimal_comma`` the other way round); anything else, such
+    as ``12,50`` without ``decimal_comma``, is rejected rather than guessed. Rounded half-even to 2 decimals."""
+    text = _CURRENCY.sub("", value.strip()).replace(" ", "")
+    if text.startswith("(") and text.endswith(")"):
         text = "-" + text[1:-1]
+    pattern = _AMOUNT_COMMA if decimal_comma else _AMOUNT
+    if not pattern.fullmatch(text):
+        raise Invalid("amount is not a number in the file's number format")
+    text = text.replace(".", "").replace(",", ".") if decimal_comma else text.replace(",", "")
     try:
         amount = Decimal(text)
     except InvalidOperation:
-        raise Invalid("amount is not a number") from None
-    if not amount.is_finite():
-        raise Invalid("amount is not a number")
+        raise Invalid("amount is not a number in the file's number format") from None
     return float(round(amount, 2))
 
 

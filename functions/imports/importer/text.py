@@ -354,9 +354,18 @@ def read_records(
                     fields[0] = fields[0][1:]
                 if expected is None and error is None:
                     expected = len(fields)
-                if len(used) > 1 and expected is not None and len(fields) != expected and '"' in used[0][0]:
-                    # An opening quote that never closed swallowed the lines after it: the first line is the
-                    # bad row, the others are read again as rows of their own.
+                if (
+                    len(used) > 1
+                    and '"' in used[0][0]
+                    and (
+                        (expected is not None and len(fields) != expected)
+                        or sum(t.count('"') for t, _, _ in used) % 2
+                        or not _well_formed([t for t, _, _ in used], layout.delimiter)
+                    )
+                ):
+                    # An opening quote that never closed swallowed the lines after it (an odd number of quotes,
+                    # the wrong number of fields, or a "closing" quote that is really another row's opening
+                    # one): the first line is the bad row, the others are read again as rows of their own.
                     lines.put_back(used[1:])
                     error = "unbalanced quote"
                 elif error is None and _CONTROL.search("".join(fields)):
@@ -377,6 +386,17 @@ def read_records(
             lines.take()
             yield Record(row, None, f"malformed CSV: {exc}", start_offset + lines.offset)
             row += 1
+
+
+def _well_formed(lines: list[str], delimiter: str) -> bool:
+    """True when a multi-line record is valid RFC 4180 (every closing quote followed by a delimiter or the
+    line end), as a genuine multi-line field is."""
+    try:
+        for _ in csv.reader(lines, delimiter=delimiter, quotechar='"', doublequote=True, strict=True):
+            pass
+    except csv.Error:
+        return False
+    return True
 
 
 def _jsonl(stream: IO[bytes], layout: Layout, first_row: int, start: int, limit: int | None) -> Iterator[Record]:
