@@ -9,6 +9,7 @@ own; only the candidate list is cut to what DynamoDB itself would read.
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
@@ -47,7 +48,54 @@ def apply() -> None:
     Table.all_items = all_items  # type: ignore[method-assign]
     Table.query = query  # type: ignore[method-assign]
     _complete_s3_events()
+    _fast_partiql_inserts()
     _applied = True
+
+
+_INSERT = re.compile(r'\s*INSERT\s+INTO\s+"?([A-Za-z0-9_.-]+)"?\s+VALUE\s+\{(.*)\}\s*', re.S | re.I)
+_VALUE_BODY = re.compile(r"\s*'[^']+'\s*:\s*\?\s*(?:,\s*'[^']+'\s*:\s*\?\s*)*")
+_NAME = re.compile(r"'([^']+)'\s*:")
+
+
+def _fast_partiql_inserts() -> None:
+    """moto runs every PartiQL statement by copying *every table* into the parser (O(n) per statement), and
+    its INSERT overwrites an existing item where DynamoDB refuses it with ``DuplicateItem``. A parameterised
+    ``INSERT INTO "t" VALUE {'a': ?, ...}`` in ``BatchExecuteStatement`` is applied here as DynamoDB does
+    it: a put on the condition that the key does not exist, one result per statement. Other statements go to
+    moto unchanged."""
+    from moto.dynamodb.exceptions import ConditionalCheckFailed
+    from moto.dynamodb.models import DynamoDBBackend
+
+    original = DynamoDBBackend.batch_execute_statement
+
+    def batch_execute_statement(self: Any, statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for statement in statements:
+            match = _INSERT.fullmatch(statement["Statement"])
+            parameters = statement.get("Parameters") or []
+            names = _NAME.findall(match.group(2)) if match and _VALUE_BODY.fullmatch(match.group(2)) else []
+            table = self.tables.get(match.group(1)) if match else None
+            if table is None or not names or len(names) != len(parameters):
+                out.extend(original(self, [statement]))
+                continue
+            try:
+                table.put_item(
+                    dict(zip(names, parameters, strict=True)),
+                    condition_expression="attribute_not_exists(#key)",
+                    expression_attribute_names={"#key": table.hash_key_attr},
+                )
+            except ConditionalCheckFailed:
+                out.append(
+                    {
+                        "TableName": table.name,
+                        "Error": {"Code": "DuplicateItem", "Message": "Duplicate primary key exists in table"},
+                    }
+                )
+                continue
+            out.append({"TableName": table.name})
+        return out
+
+    DynamoDBBackend.batch_execute_statement = batch_execute_statement  # type: ignore[method-assign]
 
 
 def _complete_s3_events() -> None:

@@ -112,6 +112,8 @@ class Merger:
             groups.setdefault(row.identity, []).append(row)
         suppressed = self.suppressions.get_many([g[0].email for g in groups.values() if g[0].email])
         found = self._find(mapping.source_name, [g[0] for g in groups.values()])
+        known: list[tuple[str, list[Row]]] = []
+        new: list[tuple[str, list[Row], list[object]]] = []
         for identity, group in groups.items():
             primary = group[0]
             existing = found.get(identity)
@@ -125,38 +127,97 @@ class Merger:
                 if not any(at > entry.at for at in consented):
                     counts.suppressed += len(group)
                     continue
-            facts = self._facts(source, mapping, group, new=existing is None)
+            if existing is not None:
+                known.append((existing, group))
+                continue
+            facts = self._facts(source, mapping, group, new=True)
             if facts is None:
                 for row in group:
-                    on_reject(
-                        Reject(row.row, "", "order could not be assembled (missing time or lines)", row.email), None
-                    )
+                    on_reject(Reject(row.row, "", "order could not be assembled (missing time or lines)", row.email), None)
                 continue
-            own = f"{prefix}{primary.row}"
-            customer_id = existing or own
-            try:
-                if existing is None:
-                    customer_id = self._claim(mapping.source_name, primary, own)
-                    if customer_id != own:
-                        facts = self._facts(source, mapping, group, new=False) or []
-                self.engine.record_facts(customer_id, _owned(facts, customer_id), now)
-            except Conflict:
-                # Someone else claimed the address between our lookup and our claim: merge into them.
-                holder = self.store.find_by_email(primary.email) if primary.email else None
-                if holder is None:
-                    raise
-                customer_id = holder
-                facts = self._facts(source, mapping, group, new=False) or []
-                self.engine.record_facts(customer_id, _owned(facts, customer_id), now)
-            if customer_id == own:
-                counts.created += 1 if mapping.kind == "contacts" else len(group)
-            elif customer_id.startswith(prefix):
-                counts.duplicates += 1 if mapping.kind == "contacts" else 0
-                counts.created += 0 if mapping.kind == "contacts" else len(group)
+            new.append((f"{prefix}{primary.row}", group, facts))
+        taken = self._claim_all(mapping.source_name, new)
+        if taken:
+            held = self._find(mapping.source_name, [group[0] for own, group, _ in new if own in taken])
+            for own, group, _ in new:
+                if own in taken:
+                    holder = held.get(group[0].identity)
+                    if holder is None:
+                        raise Conflict("an address or id was claimed and released concurrently; the chunk is retried")
+                    known.append((holder, group))
+        creations = [(own, _owned(facts, own)) for own, _, facts in new if own not in taken]
+        fallback = self.engine.create_customers(creations, now) if creations else set()
+        for own, facts in creations:
+            if own in fallback:
+                self.engine.record_facts(own, facts, now)
+        for own, group, _ in new:
+            if own not in taken:
+                self._count(mapping, counts, own, own, group)
+        for customer_id, group in known:
+            facts = self._facts(source, mapping, group, new=False)
+            if facts is None:
+                for row in group:
+                    on_reject(Reject(row.row, "", "order could not be assembled (missing time or lines)", row.email), None)
+                continue
+            self.engine.record_facts(customer_id, _owned(facts, customer_id), now)
+            self._count(mapping, counts, customer_id, f"{prefix}{group[0].row}", group)
+
+    @staticmethod
+    def _count(mapping: Mapping, counts: Counts, customer_id: str, own: str, group: list[Row]) -> None:
+        """Rows created a customer (``own``: this row's deterministic id, so a re-run counts the same), were
+        folded into one created by another row of the job, or merged into an existing customer."""
+        prefix = own[: own.rindex("-") + 1]
+        contacts = mapping.kind == "contacts"
+        if customer_id == own:
+            counts.created += 1 if contacts else len(group)
+        elif customer_id.startswith(prefix):
+            if contacts:
+                counts.duplicates += 1
             else:
-                counts.merged += 1 if mapping.kind == "contacts" else len(group)
-            if mapping.kind == "contacts":
-                counts.duplicates += len(group) - 1
+                counts.created += len(group)
+        else:
+            counts.merged += 1 if contacts else len(group)
+        if contacts:
+            counts.duplicates += len(group) - 1
+
+    def _claim_all(self, source_name: str, new: list[tuple[str, list[Row], list[object]]]) -> set[str]:
+        """Claim email and external id of each new customer with conditional inserts (batched); the ids
+        whose claim someone else holds. A half-made claim (email ours, id theirs) is released again."""
+        claims: list[tuple[str, dict[str, Any]]] = []
+        claimed_at = {"N": str(int(self.clock().timestamp()))}
+        for own, group, _ in new:
+            row = group[0]
+            if row.email:
+                claims.append(
+                    (own, {"PK": {"S": f"E#{row.email}"}, "SK": {"S": "#E"}, "customer_id": {"S": own}, "claimed_at": claimed_at})
+                )
+            if row.external_id:
+                key = external_pk(source_name, row.external_id)
+                claims.append((own, {"PK": {"S": key}, "SK": {"S": EXTERNAL_SK}, "customer_id": {"S": own}}))
+        results = self.store.insert_items([item for _, item in claims])
+        ours = {(own, item["PK"]["S"]) for (own, item), ok in zip(claims, results, strict=True) if ok}
+        # An item that already names us is ours too (a re-run after a crash between claim and commit).
+        taken = {own for (own, item), ok in zip(claims, results, strict=True) if not ok and not self._holds(item, own)}
+        for own, key in ours:
+            if own in taken:
+                sk = "#E" if key.startswith("E#") else EXTERNAL_SK
+                try:
+                    client("dynamodb").delete_item(
+                        TableName=self.store.table,
+                        Key={"PK": {"S": key}, "SK": {"S": sk}},
+                        ConditionExpression="customer_id = :me",
+                        ExpressionAttributeValues={":me": {"S": own}},
+                    )
+                except ClientError as exc:
+                    if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                        raise
+        return taken
+
+    def _holds(self, item: dict[str, Any], own: str) -> bool:
+        current = client("dynamodb").get_item(
+            TableName=self.store.table, Key={"PK": item["PK"], "SK": item["SK"]}, ConsistentRead=True
+        ).get("Item")
+        return bool(current and current["customer_id"]["S"] == own)
 
     def _facts(self, source: str, mapping: Mapping, group: list[Row], *, new: bool) -> list[object] | None:
         if mapping.kind == "contacts":

@@ -36,7 +36,7 @@ from segmentation.domain.models import (
     TagChange,
 )
 from segmentation.domain.models import apply_consent as domain_apply_consent
-from segmentation.features.compute import CustomerView, build_view
+from segmentation.features.compute import CustomerHistory, CustomerView, build_view
 from segmentation.observability import logger
 from segmentation.segments.models import MembershipChange, MembershipRecord, SegmentDefinition
 from segmentation.segments.registry import ActiveSegment, SegmentRegistry
@@ -46,7 +46,9 @@ from segmentation.store.dynamo import (
     Fact,
     LoadedCustomer,
     engagement_fact,
+    membership_item,
     order_fact,
+    profile_item,
     refund_fact,
 )
 from segmentation.store.errors import ConcurrentUpdate, NotFound
@@ -194,6 +196,19 @@ class MembershipEngine:
         Appended facts go in with ``BatchWriteItem``; profile changes are applied in the order given.
         This is how a queue batch is processed, and how history is backfilled.
         """
+        appended, changes, events, claim = self._split(facts, now)
+        if appended:
+            self.store.put_facts(customer_id, appended)
+
+        def mutate(profile: CustomerProfile) -> CustomerProfile:
+            for change in changes:
+                profile = change(profile)
+            return profile
+
+        return self._reconcile(customer_id, now, events, mutate=mutate if changes else None, claim_email=claim)
+
+    def _split(self, facts: list[object], now: datetime) -> tuple[list[Fact], list[ProfileChange], set[str], bool]:
+        """Appended facts, profile changes (in order), the events they are, and whether an email may change."""
         appended: list[Fact] = []
         changes: list[ProfileChange] = []
         events: set[str] = set()
@@ -223,15 +238,69 @@ class MembershipEngine:
                     changes.append(_consent_change(fact))
                 case _:
                     raise TypeError(f"not a customer fact: {type(fact).__name__}")
-        if appended:
-            self.store.put_facts(customer_id, appended)
+        return appended, changes, events, claim
 
-        def mutate(profile: CustomerProfile) -> CustomerProfile:
-            for change in changes:
-                profile = change(profile)
-            return profile
+    def create_customers(self, customers: list[tuple[str, list[object]]], now: datetime) -> set[str]:
+        """Create many new customers at batch cost: the bulk form of ``record_facts`` for people no one has
+        stored yet (an import's new contacts). Returns the ids that turned out to exist already, which the
+        caller sends through ``record_facts`` instead.
 
-        return self._reconcile(customer_id, now, events, mutate=mutate if changes else None, claim_email=claim)
+        Same derivation and evaluation as the real-time path, and the same order of writes for crash safety:
+        facts, then memberships (carrying the profile version the commit will write), then the profile as the
+        commit. Memberships and profiles are conditional inserts, so a concurrent writer is never overwritten:
+        whoever finds an item already there falls back to the per-customer path, which reconciles.
+        The caller has already claimed each customer's email.
+        """
+        active = self.registry.active()
+        facts_by_customer: dict[str, list[Fact]] = {}
+        memberships: list[tuple[str, dict[str, Any]]] = []
+        profiles: list[tuple[str, dict[str, Any]]] = []
+        changes_by_customer: dict[str, list[MembershipChange]] = {}
+        fallback: set[str] = set()
+        for customer_id, facts in customers:
+            appended, mutations, _, _ = self._split(facts, now)
+            if any(sort_key.startswith("R#") for sort_key, _, _ in appended):
+                fallback.add(customer_id)  # refunds fold into stored orders: the full path handles them
+                continue
+            profile = CustomerProfile(customer_id=customer_id)
+            for mutate in mutations:
+                profile = mutate(profile)
+            orders = [_stored_order(f) for f in facts if isinstance(f, OrderCompleted)]
+            engagements = [_stored_engagement(f) for f in facts if isinstance(f, EngagementRecorded)]
+            history = CustomerHistory(
+                profile=profile,
+                orders=sorted({o.order_id: o for o in orders}.values(), key=lambda o: o.placed_at),
+                engagements=sorted({e.event_id: e for e in engagements}.values(), key=lambda e: e.occurred_at),
+            )
+            view = build_view(history, now, self.tz)
+            changes = []
+            for segment in active.values():
+                if segment.rule.evaluate(view, now, self.tz):
+                    changes.append(
+                        MembershipChange(
+                            segment_id=segment.segment_id,
+                            customer_id=customer_id,
+                            entered=True,
+                            at=now,
+                            segment_version=segment.definition.version,
+                            trace=segment.rule.explain(view, now, self.tz),
+                        )
+                    )
+            facts_by_customer[customer_id] = appended
+            changes_by_customer[customer_id] = changes
+            memberships.extend((customer_id, membership_item(change, None, 1)) for change in changes)
+            profiles.append((customer_id, profile_item(profile, snapshot_of(view), 1)))
+        self.store.put_facts_of([(cid, fact) for cid, appended in facts_by_customer.items() for fact in appended])
+        inserted = self.store.insert_items([item for _, item in memberships])
+        fallback |= {customer_id for (customer_id, _), ok in zip(memberships, inserted, strict=True) if not ok}
+        pending = [(customer_id, item) for customer_id, item in profiles if customer_id not in fallback]
+        inserted = self.store.insert_items([item for _, item in pending])
+        fallback |= {customer_id for (customer_id, _), ok in zip(pending, inserted, strict=True) if not ok}
+        created = [c for customer_id, cs in changes_by_customer.items() if customer_id not in fallback for c in cs]
+        if created:
+            definitions = {segment_id: segment.definition for segment_id, segment in active.items()}
+            self.publisher.publish(created, definitions, reason="import")
+        return fallback
 
     def reevaluate(self, customer_id: str, now: datetime, segment_ids: set[str] | None = None) -> Outcome:
         """Re-evaluate a customer without a new fact (segment created or edited, time passed)."""
