@@ -63,8 +63,8 @@ def _fast_partiql_inserts() -> None:
     ``INSERT INTO "t" VALUE {'a': ?, ...}`` in ``BatchExecuteStatement`` is applied here as DynamoDB does
     it: a put on the condition that the key does not exist, one result per statement. Other statements go to
     moto unchanged."""
-    from moto.dynamodb.exceptions import ConditionalCheckFailed
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
 
     original = DynamoDBBackend.batch_execute_statement
 
@@ -78,13 +78,14 @@ def _fast_partiql_inserts() -> None:
             if table is None or not names or len(names) != len(parameters):
                 out.extend(original(self, [statement]))
                 continue
-            try:
-                table.put_item(
-                    dict(zip(names, parameters, strict=True)),
-                    condition_expression="attribute_not_exists(#key)",
-                    expression_attribute_names={"#key": table.hash_key_attr},
-                )
-            except ConditionalCheckFailed:
+            item = dict(zip(names, parameters, strict=True))
+            key = item.get(table.hash_key_attr)
+            sort = item.get(table.range_key_attr) if table.range_key_attr else None
+            if key is None or (table.range_key_attr and sort is None):
+                out.extend(original(self, [statement]))
+                continue
+            # The existence check moto's condition parser would make, without parsing a condition per item.
+            if table.get_item(DynamoType(key), DynamoType(sort) if sort is not None else None) is not None:
                 out.append(
                     {
                         "TableName": table.name,
@@ -92,6 +93,7 @@ def _fast_partiql_inserts() -> None:
                     }
                 )
                 continue
+            table.put_item(item)
             out.append({"TableName": table.name})
         return out
 

@@ -265,6 +265,14 @@ class RowReader:
         self._targets = mapping.targets
         self._target_columns = dict(mapping.targets)
         self._json_index: dict[str, int] = {fold(h): i for i, h in enumerate(mapping.headers)}
+        self._width = len(mapping.headers)
+        # Only what this file maps is looked at per row (rows are many; targets are few).
+        present = self._target_columns.keys()
+        self._texts = [(name, limit) for name, limit in _TEXT_LIMITS.items() if name in present]
+        self._lists = [name for name in ("tags", "preferred_scents", "preferred_categories") if name in present]
+        self._consents = [(c, f"consent.{c}") for c in CHANNELS if f"consent.{c}" in present]
+        self._single = [(t, c[0]) for t, c in mapping.targets if len(c) == 1]
+        self._multi = [(t, c) for t, c in mapping.targets if len(c) > 1]
 
     def _column(self, target: str) -> str:
         indices = self._target_columns.get(target, ())
@@ -275,11 +283,23 @@ class RowReader:
             fields = self._align(fields)
         raw: dict[str, str] = {}
         width = len(fields)
-        for target, indices in self._targets:
+        if width == self._width:
+            for target, index in self._single:
+                value = fields[index]
+                if value:
+                    if value[0] == "'":  # Shopify keeps spreadsheets from reformatting ids and phones
+                        value = value[1:]
+                    value = value.strip()
+                    if value:
+                        raw[target] = value
+            multi: list[tuple[str, tuple[int, ...]]] = self._multi
+        else:
+            multi = list(self._targets)
+        for target, indices in multi:
             for index in indices:
                 if index < width:
                     value = fields[index]
-                    if value and value[0] == "'":  # Shopify keeps spreadsheets from reformatting ids and phones
+                    if value and value[0] == "'":
                         value = value[1:]
                     value = value.strip()
                     if value:
@@ -287,7 +307,7 @@ class RowReader:
                         break
         email_text = raw.get("email")
         try:
-            if width != len(self.m.headers) and not self.m.jsonl:
+            if width != self._width and not self.m.jsonl:
                 raise _Bad("", f"row has {width} fields, the header has {len(self.m.headers)}")
             return self._row(row, raw, fields)
         except _Bad as bad:
@@ -305,7 +325,13 @@ class RowReader:
 
     def _row(self, number: int, raw: dict[str, str], fields: list[str]) -> Row:
         m = self.m
-        email = _field("email", nz.email, raw.get("email")) if "email" in raw else None
+        email_text = raw.get("email")
+        email = None
+        if email_text is not None:
+            try:
+                email = nz.email(email_text)
+            except nz.Invalid as exc:
+                raise _Bad("email", str(exc)) from None
         external = raw.get("external_id")
         if external is not None and (len(external) > 64 or not external.isprintable()):
             raise _Bad("external_id", "customer id is longer than 64 characters or not printable")
@@ -328,9 +354,9 @@ class RowReader:
 
     def _contact(self, raw: dict[str, str], values: dict[str, Any], fields: list[str]) -> None:
         m = self.m
-        for name, limit in _TEXT_LIMITS.items():
-            if name in raw:
-                text = raw[name]
+        for name, limit in self._texts:
+            text = raw.get(name)
+            if text is not None:
                 if len(text) > limit:
                     raise _Bad(name, f"{name} is longer than {limit} characters")
                 values[name] = text
@@ -341,11 +367,18 @@ class RowReader:
             values["first_name"] = first
             if last.strip():
                 values["last_name"] = last.strip()
-        if "country" in raw:
-            values["country"] = _field("country", nz.country, raw["country"])
-        if "phone" in raw:
-            region = values.get("country") or m.default_country
-            values["phone"] = _field("phone", lambda v: nz.phone(v, region), raw["phone"])
+        country = raw.get("country")
+        if country is not None:
+            try:
+                values["country"] = nz.country(country)
+            except nz.Invalid as exc:
+                raise _Bad("country", str(exc)) from None
+        phone = raw.get("phone")
+        if phone is not None:
+            try:
+                values["phone"] = nz.phone(phone, values.get("country") or m.default_country)
+            except nz.Invalid as exc:
+                raise _Bad("phone", str(exc)) from None
         if "birth_date" in raw:
             born = _field(
                 "birth_date", lambda v: nz.day(v, m.tz, day_first=m.day_first, fmt=m.date_format), raw["birth_date"]
@@ -358,18 +391,18 @@ class RowReader:
             if gender is None:
                 raise _Bad("gender", "gender is not female, male, non-binary or unspecified")
             values["gender"] = gender
-        for name in ("tags", "preferred_scents", "preferred_categories"):
+        for name in self._lists:
             if name in raw:
                 values[name] = nz.slugs(raw[name])[:50]
         if "registered_at" in raw:
             values["registered_at"] = self._instant("registered_at", raw)
         consent: dict[str, str] = {}
-        for channel in CHANNELS:
-            text = raw.get(f"consent.{channel}")
+        for channel, target in self._consents:
+            text = raw.get(target)
             if text is not None:
                 status = _CONSENT_VALUES.get(text.lower())
                 if status is None:
-                    raise _Bad(f"consent.{channel}", "consent is not yes/no, subscribed/unsubscribed or pending")
+                    raise _Bad(target, "consent is not yes/no, subscribed/unsubscribed or pending")
                 consent[channel] = status
         if m.status == "subscribed":
             consent[m.channel] = "subscribed"

@@ -61,18 +61,18 @@ _PHONE_JUNK = str.maketrans("", "", " -.()/\u00a0")
 
 def phone(value: str, country: str | None) -> str:
     """E.164, using ``country`` (ISO 3166 alpha-2) for national numbers; rejected if not a possible number."""
-    import phonenumbers
-
     text = value.strip()
     if not text:
         raise Invalid("phone is empty")
-    compact = text.translate(_PHONE_JUNK)
+    compact = text if text[1:].isdigit() else text.translate(_PHONE_JUNK)  # translate is slow; most are compact
     if compact.startswith("00"):
         compact = "+" + compact[2:]
     if compact.startswith("+") and compact[1:].isdigit():
         fast = _e164_fast(compact)
         if fast is not None:
             return fast
+    import phonenumbers  # here, not above: even a cached import costs more than the fast path
+
     try:
         number = phonenumbers.parse(text, country or None)
     except phonenumbers.NumberParseException:
@@ -87,7 +87,9 @@ def _e164_fast(compact: str) -> str | None:
     possible national lengths) without a full parse; None sends it through ``phonenumbers.parse``."""
     digits = compact[1:]
     for size in (1, 2, 3):
-        lengths = _possible_lengths(digits[:size])
+        lengths = _LENGTHS.get(digits[:size], _MISSING)
+        if lengths is _MISSING:
+            lengths = _LENGTHS[digits[:size]] = _possible_lengths(digits[:size])
         if lengths is not None:
             national = digits[size:]
             if national and national[0] != "0" and len(national) in lengths:
@@ -96,7 +98,10 @@ def _e164_fast(compact: str) -> str | None:
     return None
 
 
-@cache
+_MISSING = frozenset({-1})
+_LENGTHS: dict[str, frozenset[int] | None] = {}
+
+
 def _possible_lengths(calling_code: str) -> frozenset[int] | None:
     import phonenumbers
     from phonenumbers.phonemetadata import PhoneMetadata
@@ -330,11 +335,15 @@ _SLUG_JUNK = re.compile(r"[^a-z0-9_-]+")
 def slugs(value: str) -> list[str]:
     """A comma- or semicolon-separated list as lowercase slugs (``"VIP Customer"`` -> ``"vip_customer"``)."""
     out = []
-    for part in re.split(r"[,;]", value):
-        slug = _SLUG_JUNK.sub("_", _fold(part)).strip("_")[:64]
+    for part in _LIST_SPLIT.split(value):
+        folded = part.strip().lower() if part.isascii() else _fold(part)
+        slug = _SLUG_JUNK.sub("_", folded).strip("_")[:64]
         if slug:
             out.append(slug)
     return out
+
+
+_LIST_SPLIT = re.compile(r"[,;]")
 
 
 def midnight(value: date, tz: tzinfo) -> datetime:

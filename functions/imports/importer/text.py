@@ -23,7 +23,7 @@ import zlib
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 MAX_LINE_BYTES = 1 << 20
 MAX_RECORD_BYTES = 1 << 20
@@ -55,10 +55,9 @@ class Layout:
         return self.compression == "none" and self.encoding != "utf-16"
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     """One row: its number (the header is row 1), its fields or the reason it could not be read, and the
-    canonical offset just past it."""
+    canonical offset just past it. (A tuple: there is one per row.)"""
 
     row: int
     fields: list[str] | None
@@ -272,28 +271,27 @@ class _Lines:
         return self
 
     def __next__(self) -> str:
-        if self.pending:
-            line = self.pending.popleft()
-        else:
-            line = self._read()
+        line = self.pending.popleft() if self.pending else self._read()
         self.used.append(line)
-        self.used_bytes += line[1]
-        self.offset += line[1]
+        size = line[1]
+        self.offset += size
+        self.used_bytes += size
         if self.used_bytes > MAX_RECORD_BYTES and len(self.used) > 1:
             raise _TooLong
         return line[0]
 
     def _read(self) -> tuple[str, int, str | None]:
-        if self.remaining is not None and self.remaining <= 0:
+        remaining = self.remaining
+        if remaining is None:
+            raw = self.stream.readline(MAX_LINE_BYTES + 1)
+        elif remaining <= 0:
             raise StopIteration
-        cap = MAX_LINE_BYTES + 1
-        if self.remaining is not None:
-            cap = min(cap, self.remaining)
-        raw = self.stream.readline(cap)
+        else:
+            raw = self.stream.readline(min(MAX_LINE_BYTES + 1, remaining))
         if not raw:
             raise StopIteration
         size = len(raw)
-        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+        if size > MAX_LINE_BYTES and not raw.endswith(b"\n"):
             while True:  # skip the rest of an over-long line without holding it
                 more = self.stream.readline(
                     MAX_LINE_BYTES if self.remaining is None else min(MAX_LINE_BYTES, self.remaining - size)
@@ -303,7 +301,8 @@ class _Lines:
                     break
             self._spend(size)
             return "\n", size, f"row is longer than {MAX_LINE_BYTES} bytes"
-        self._spend(size)
+        if remaining is not None:
+            self.remaining = remaining - size
         try:
             text = raw.decode(self.encoding)
         except UnicodeDecodeError:
@@ -319,7 +318,9 @@ class _Lines:
             self.remaining -= size
 
     def take(self) -> list[tuple[str, int, str | None]]:
-        used, self.used, self.used_bytes = self.used, [], 0
+        used = self.used
+        self.used = []
+        self.used_bytes = 0
         return used
 
     def put_back(self, lines: list[tuple[str, int, str | None]]) -> None:
@@ -349,7 +350,7 @@ def read_records(
         try:
             for fields in reader:
                 used = lines.take()
-                error = next((problem for _, _, problem in used if problem), None)
+                error = used[0][2] if len(used) == 1 else next((p for _, _, p in used if p), None)
                 if row == 1 and fields and fields[0].startswith("\ufeff"):
                     fields[0] = fields[0][1:]
                 if expected is None and error is None:
