@@ -20,3 +20,9 @@ def test_demo_runs_end_to_end_on_a_small_shop(capsys, monkeypatch):
     delivered = int(re.search(r"webhook deliveries: (\d+), rejected signatures: (\d+)", out).group(1))
     assert delivered > 0 and "rejected signatures: 0" in out
     assert "dead-lettered event, reason: placed_at: Field required" in out
+    # the import part: both Shopify exports imported, their bad rows reported, and where the report is
+    imports = out.split("importing a Shopify customers export")[1]
+    assert re.search(r"customers_export\.csv: \d+ rows, preset shopify_customers, completed", imports)
+    assert re.search(r"orders_export\.csv: \d+ rows, preset shopify_orders, completed", imports)
+    assert re.search(r"rejected 3, suppressed 0", imports)
+    assert "reject report: s3://" in imports and "Lineitem quantity: not a whole number" in imports

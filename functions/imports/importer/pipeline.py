@@ -112,6 +112,8 @@ class Importer:
     merger: Merger
     shop_tz: ZoneInfo
     clock: Any = field(default=lambda: datetime.now(UTC))
+    # Job times are wall-clock times (how long the import took), even where the domain clock is pinned.
+    wall: Any = field(default=lambda: datetime.now(UTC))
 
     # ------------------------------------------------------------ upload -> job
 
@@ -140,7 +142,7 @@ class Importer:
 
     def _bind(self, upload: Upload) -> tuple[str, dict[str, Any]]:
         """The job for this upload, created or found. Keyed on bucket, key and ETag (the content)."""
-        now = self.clock()
+        now = self.wall()
         match = _JOB_IN_KEY.match(upload.key)
         digest = hashlib.sha256(f"{upload.bucket}/{upload.key}/{upload.etag}".encode()).hexdigest()
         candidates = [match.group(1)] if match else []
@@ -190,6 +192,8 @@ class Importer:
         s3 = client("s3")
         version = {"VersionId": upload.version_id} if upload.version_id else {}
         head = s3.head_object(Bucket=upload.bucket, Key=upload.key, **version)
+        if not head.get("ContentLength"):
+            raise FormatError("the file is empty")
         manifest = self._manifest(upload, head)
         first = s3.get_object(Bucket=upload.bucket, Key=upload.key, Range=f"bytes=0-{HEAD_BYTES - 1}", **version)
         sample = first["Body"].read()
@@ -296,7 +300,7 @@ class Importer:
         return item
 
     def _fail(self, job_id: str, reason: str) -> None:
-        now = self.clock()
+        now = self.wall()
         logger.warning("import failed", extra={"job_id": job_id, "reason": reason})
         metrics.add_metric(name="ImportsFailed", unit="Count", value=1)
         item = self._job(job_id)
@@ -366,7 +370,7 @@ class Importer:
     def _index_rejects(self, index_rows: dict[str, set[int]], report_key: str, job_id: str) -> None:
         """``RJ#<fingerprint>`` / ``<report key>``: which rows of which report mention an address, so an
         erasure can find and redact them. Expires with the report."""
-        expires = int((self.clock() + REPORT_RETENTION).timestamp())
+        expires = int((self.wall() + REPORT_RETENTION).timestamp())
         fingerprint = self.merger.suppressions.fingerprint
         for email, rows in index_rows.items():
             client("dynamodb").update_item(
@@ -418,7 +422,7 @@ class Importer:
         parts = self._parts(bucket, job_id)
         if parts:
             self._join_parts(bucket, report_key, parts)
-        now = self.clock()
+        now = self.wall()
         started = datetime.fromisoformat(item["started_at"]["S"].replace("Z", "+00:00"))
         sets = "SET #state = :completed, finished_at = :now, duration_ms = :ms"
         values: dict[str, Any] = {

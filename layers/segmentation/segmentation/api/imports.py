@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
-from segmentation import clock
 from segmentation.api.responses import ERROR
 from segmentation.imports import IMPORTS_PREFIX, ImportRequest, create_job, get_job
 from segmentation.store.clients import client
@@ -35,7 +35,8 @@ def create_import(body: Annotated[ImportRequest, Body()]):  # type: ignore[no-un
             Body=body.manifest.model_dump_json(exclude_unset=True).encode(),
             ContentType="application/json",
         )
-    create_job(settings.table_name, job_id, key, clock.now())
+    # A wall-clock time, like the import's own start and finish (the domain clock can be pinned).
+    create_job(settings.table_name, job_id, key, datetime.now(UTC))
     url = s3.generate_presigned_url(
         "put_object", Params={"Bucket": settings.import_bucket, "Key": key}, ExpiresIn=UPLOAD_URL_SECONDS
     )
