@@ -65,10 +65,13 @@ def shopify_customers(rows: int, *, templates: int = 2000) -> io.BytesIO:
 
 def parse_rows(blob: bytes) -> int:
     from importer.mapping import Row, read_stream
+
     from segmentation.imports import Manifest
 
     now = datetime(2026, 11, 20, tzinfo=UTC)
-    stream = read_stream(io.BytesIO(blob), Manifest(), key="imports/b/customers.csv", as_of=now, shop_tz=UTC, head=blob[:65536])
+    stream = read_stream(
+        io.BytesIO(blob), Manifest(), key="imports/b/customers.csv", as_of=now, shop_tz=UTC, head=blob[:65536]
+    )
     return sum(1 for row in stream if isinstance(row, Row))
 
 
@@ -82,7 +85,10 @@ def bench_parse(args: argparse.Namespace) -> Result:
     kept = parse_rows(blob)  # warm: imports, phone metadata, country tables
     assert plain_rows(blob) == PARSE_ROWS
     samples = interleaved(
-        {"csv.reader": lambda: timed(lambda: plain_rows(blob))[0], "import": lambda: timed(lambda: parse_rows(blob))[0]},
+        {
+            "csv.reader": lambda: timed(lambda: plain_rows(blob))[0],
+            "import": lambda: timed(lambda: parse_rows(blob))[0],
+        },
         max(3, args.repeats // 2),
     )
     ours, base = median(samples["import"]), median(samples["csv.reader"])
@@ -141,7 +147,11 @@ def bench_end_to_end(args: argparse.Namespace) -> Result:
             ["what", "seconds", "rows/s"],
             [
                 ["import: PutObject -> job completed", f"{import_seconds:.1f}", fmt(rows / import_seconds)],
-                [f"BatchWriteItem of its {len(items):,} items", f"{baseline_seconds:.1f}", fmt(rows / baseline_seconds)],
+                [
+                    f"BatchWriteItem of its {len(items):,} items",
+                    f"{baseline_seconds:.1f}",
+                    fmt(rows / baseline_seconds),
+                ],
             ],
             right={1, 2},
         )
@@ -174,7 +184,9 @@ def _scan(ddb: Any, table: str) -> list[dict[str, Any]]:
 
 
 def _job(ddb: Any, table: str) -> dict[str, Any]:
-    page = ddb.scan(TableName=table, FilterExpression="begins_with(PK, :p)", ExpressionAttributeValues={":p": {"S": "IMP#"}})
+    page = ddb.scan(
+        TableName=table, FilterExpression="begins_with(PK, :p)", ExpressionAttributeValues={":p": {"S": "IMP#"}}
+    )
     item = page["Items"][0]
     names = ("read", "created", "merged", "duplicates", "rejected", "suppressed", "chunks_total")
     out: dict[str, Any] = {name: int(item[name]["N"]) for name in names if name in item}
@@ -282,4 +294,4 @@ def run(args: argparse.Namespace) -> list[Result]:
     return results
 
 
-__all__ = ["run", "write_rows", "tempfile"]
+__all__ = ["run", "tempfile", "write_rows"]

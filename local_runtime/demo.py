@@ -257,15 +257,69 @@ def import_exports(router: Router, headers: dict[str, str], seed: int, customers
     known, new = everyone[: min(IMPORT_EXISTING, customers)], everyone[customers:]
     customer_lines = list(customer_rows([*known, *new]))
     bad_customers = [
-        ["'9000001", "Broken", "Email", "not-an-email", "no", "", "", "", "", "", "GB", "", "", "", "no", "0", "0", "", "no", ""],
-        ["'9000002", "=HYPERLINK(\"http://example.com\")", "Smith", "formula@example.com", "no", "", "", "", "", "",
-         "Atlantis", "", "", "", "no", "0", "0", "", "no", ""],
+        [
+            "'9000001",
+            "Broken",
+            "Email",
+            "not-an-email",
+            "no",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "GB",
+            "",
+            "",
+            "",
+            "no",
+            "0",
+            "0",
+            "",
+            "no",
+            "",
+        ],
+        [
+            "'9000002",
+            '=HYPERLINK("http://example.com")',
+            "Smith",
+            "formula@example.com",
+            "no",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "Atlantis",
+            "",
+            "",
+            "",
+            "no",
+            "0",
+            "0",
+            "",
+            "no",
+            "",
+        ],
         ["'9000003", "Short", "Row", "short@example.com"],
     ]
     customer_lines[5:5] = [_csv_line(row) for row in bad_customers]
     order_lines = list(order_rows(new))
     first_order = next(csv.reader([order_lines[1]]))
-    bad_line = [first_order[0], first_order[1], *[""] * 9, "several", "Lavender oil", "7.50", "EO-LAV-10", "", "", "", "", ""]
+    bad_line = [
+        first_order[0],
+        first_order[1],
+        *[""] * 9,
+        "several",
+        "Lavender oil",
+        "7.50",
+        "EO-LAV-10",
+        "",
+        "",
+        "",
+        "",
+        "",
+    ]
     order_lines.insert(2, _csv_line(bad_line))  # a line with a bad quantity: its whole order is rejected
     log("\nimporting a Shopify customers export and an orders export (POST /imports, PUT to S3, S3 event) ...")
     for file_name, lines in (("customers_export.csv", customer_lines), ("orders_export.csv", order_lines)):
@@ -285,8 +339,14 @@ def import_exports(router: Router, headers: dict[str, str], seed: int, customers
             log(f"  import error: {error}")
         job = router.api("GET", f"/imports/{created['job_id']}", headers=headers)[2]
         counts = ", ".join(f"{name} {value}" for name, value in job["counts"].items())
-        log(f"  {file_name}: {len(lines) - 1} rows, preset {job['preset']}, {job['state']} in {job['duration_seconds']} s")
-        log(f"    {counts}; chunks {job['chunks_done']}/{job['chunks_total']}; invocations {stats.invocations_by_function}")
+        log(
+            f"  {file_name}: {len(lines) - 1} rows, preset {job['preset']}, "
+            f"{job['state']} in {job['duration_seconds']} s"
+        )
+        log(
+            f"    {counts}; chunks {job['chunks_done']}/{job['chunks_total']}; "
+            f"invocations {stats.invocations_by_function}"
+        )
         if job.get("report_key"):
             bucket = router.env.physical_ids["ImportBucket"]
             log(f"    reject report: s3://{bucket}/{job['report_key']} (GET /imports/{created['job_id']} gives a link)")

@@ -19,14 +19,16 @@ from tests.integration.conftest import fresh_stack
 SHOPIFY_HEADER = (
     "Customer ID,First Name,Last Name,Email,Accepts Email Marketing,Default Address Company,Default Address Address1,"
     "Default Address Address2,Default Address City,Default Address Province Code,Default Address Country Code,"
-    "Default Address Zip,Default Address Phone,Phone,Accepts SMS Marketing,Total Spent,Total Orders,Note,Tax Exempt,Tags"
+    "Default Address Zip,Default Address Phone,Phone,Accepts SMS Marketing,Total Spent,Total Orders,Note,"
+    "Tax Exempt,Tags"
 )
 
 
 def shopify_row(
     cid: str, first: str, email: str, *, accepts: str = "no", country: str = "GB", phone: str = "", tags: str = ""
 ) -> str:
-    return f'\'{cid},{first},Smith,{email},{accepts},,1 High St,,London,LND,{country},SW1A 1AA,,{phone},no,10.00,1,,no,"{tags}"'
+    address = f"1 High St,,London,LND,{country},SW1A 1AA"
+    return f'\'{cid},{first},Smith,{email},{accepts},,{address},,{phone},no,10.00,1,,no,"{tags}"'
 
 
 def new_id(job_id: str, row: int) -> str:

@@ -318,7 +318,10 @@ def test_template_import_bucket_is_private_encrypted_versioned_and_expires_what_
     assert bucket["VersioningConfiguration"]["Status"] == "Enabled"
     rules = {rule["Id"]: rule for rule in bucket["LifecycleConfiguration"]["Rules"]}
     assert (rules["ExpireUploads"]["Prefix"], rules["ExpireUploads"]["ExpirationInDays"]) == ("imports/", 30)
-    assert (rules["ExpireRejectReports"]["Prefix"], rules["ExpireRejectReports"]["ExpirationInDays"]) == ("reports/", 90)
+    assert (rules["ExpireRejectReports"]["Prefix"], rules["ExpireRejectReports"]["ExpirationInDays"]) == (
+        "reports/",
+        90,
+    )
     assert rules["ExpireNoncurrentVersions"]["NoncurrentVersionExpiration"]["NoncurrentDays"] == 7
     policy = template.properties("ImportBucketPolicy")["PolicyDocument"]
     deny = [s for s in iter_statements(policy) if s["Effect"] == "Deny"]

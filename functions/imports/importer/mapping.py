@@ -128,7 +128,7 @@ def resolve(
     columns.update(preset.columns if preset is not None else GENERIC_CONTACT_COLUMNS)
     columns.update({fold(h): t for h, t in manifest.columns.items()})
     kind = manifest.kind or (preset.kind if preset else "contacts")
-    status = manifest.status
+    status: str | None = manifest.status
     if preset is not None and preset.name == "mailchimp_audience" and status is None:
         from importer.presets import mailchimp_status
 

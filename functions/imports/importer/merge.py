@@ -53,6 +53,7 @@ PROFILE_FIELDS = (
     "registered_at",
 )
 EXTERNAL_SK = "#X"
+UNASSEMBLED = "order or event could not be assembled (no order time, or more than 500 lines)"
 
 
 @dataclass
@@ -133,7 +134,7 @@ class Merger:
             facts = self._facts(source, mapping, group, new=True)
             if facts is None:
                 for row in group:
-                    on_reject(Reject(row.row, "", "order could not be assembled (missing time or lines)", row.email), None)
+                    on_reject(Reject(row.row, "", UNASSEMBLED, row.email), None)
                 continue
             new.append((f"{prefix}{primary.row}", group, facts))
         taken = self._claim_all(mapping.source_name, new)
@@ -157,9 +158,15 @@ class Merger:
             facts = self._facts(source, mapping, group, new=False)
             if facts is None:
                 for row in group:
-                    on_reject(Reject(row.row, "", "order could not be assembled (missing time or lines)", row.email), None)
+                    on_reject(Reject(row.row, "", UNASSEMBLED, row.email), None)
                 continue
-            self.engine.record_facts(customer_id, _owned(facts, customer_id), now)
+            try:
+                self.engine.record_facts(customer_id, _owned(facts, customer_id), now)
+            except Conflict:
+                # Found by external id, but the row's email belongs to someone else: the row cannot say which.
+                for row in group:
+                    on_reject(Reject(row.row, "", "email belongs to another customer than the id", row.email), None)
+                continue
             self._count(mapping, counts, customer_id, f"{prefix}{group[0].row}", group)
 
     @staticmethod
@@ -189,7 +196,15 @@ class Merger:
             row = group[0]
             if row.email:
                 claims.append(
-                    (own, {"PK": {"S": f"E#{row.email}"}, "SK": {"S": "#E"}, "customer_id": {"S": own}, "claimed_at": claimed_at})
+                    (
+                        own,
+                        {
+                            "PK": {"S": f"E#{row.email}"},
+                            "SK": {"S": "#E"},
+                            "customer_id": {"S": own},
+                            "claimed_at": claimed_at,
+                        },
+                    )
                 )
             if row.external_id:
                 key = external_pk(source_name, row.external_id)
@@ -214,12 +229,21 @@ class Merger:
         return taken
 
     def _holds(self, item: dict[str, Any], own: str) -> bool:
-        current = client("dynamodb").get_item(
-            TableName=self.store.table, Key={"PK": item["PK"], "SK": item["SK"]}, ConsistentRead=True
-        ).get("Item")
+        current = (
+            client("dynamodb")
+            .get_item(TableName=self.store.table, Key={"PK": item["PK"], "SK": item["SK"]}, ConsistentRead=True)
+            .get("Item")
+        )
         return bool(current and current["customer_id"]["S"] == own)
 
     def _facts(self, source: str, mapping: Mapping, group: list[Row], *, new: bool) -> list[object] | None:
+        """The facts a person's rows state; None when they do not make a valid order or event."""
+        try:
+            return self._build_facts(source, mapping, group, new=new)
+        except ValueError:  # pydantic: e.g. an order of more than 500 lines
+            return None
+
+    def _build_facts(self, source: str, mapping: Mapping, group: list[Row], *, new: bool) -> list[object] | None:
         if mapping.kind == "contacts":
             return [ProfileFact(_upsert(row), source, mapping.consent_source) for row in group]
         facts: list[object] = []
@@ -253,7 +277,7 @@ class Merger:
                         "placed_at": placed_at,
                         "currency": head.get("currency", "EUR"),
                         "total": total,
-                        "lines": items[:500],
+                        "lines": items,
                     }
                 )
             )

@@ -27,6 +27,7 @@ from urllib.parse import unquote_plus
 from zoneinfo import ZoneInfo
 
 from botocore.exceptions import ClientError
+from pydantic import ValidationError
 
 from importer import report
 from importer.mapping import Mapping, Reject, Row, RowReader, resolve
@@ -248,7 +249,7 @@ class Importer:
         try:
             return Manifest.model_validate_json(text)
         except ValueError as exc:
-            problems = getattr(exc, "errors", lambda: [])()
+            problems: list[Any] = exc.errors() if isinstance(exc, ValidationError) else []
             detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in problems[:5]) or "not JSON"
             raise FormatError(f"invalid manifest: {detail}") from None
 

@@ -113,7 +113,9 @@ class DynamoStore:
                 item["expires_at"] = it.N(int(ttl.timestamp()))
             requests.append({"PutRequest": {"Item": item}})
         # A batch may not hold the same key twice: a fact delivered twice in one batch is written once.
-        unique = list({(r["PutRequest"]["Item"]["PK"]["S"], r["PutRequest"]["Item"]["SK"]["S"]): r for r in requests}.values())
+        unique = list(
+            {(r["PutRequest"]["Item"]["PK"]["S"], r["PutRequest"]["Item"]["SK"]["S"]): r for r in requests}.values()
+        )
         for start in range(0, len(unique), 25):
             pending: dict[str, Any] = {self.table: unique[start : start + 25]}
             while pending:
@@ -302,8 +304,13 @@ class DynamoStore:
                         outcome[index] = True
                     elif code in ("DuplicateItem", "ConditionalCheckFailed"):
                         outcome[index] = False
-                    elif code in ("ProvisionedThroughputExceeded", "ThrottlingError", "RequestLimitExceeded",
-                                  "TransactionConflict", "InternalServerError"):
+                    elif code in (
+                        "ProvisionedThroughputExceeded",
+                        "ThrottlingError",
+                        "RequestLimitExceeded",
+                        "TransactionConflict",
+                        "InternalServerError",
+                    ):
                         retry.append(index)
                     else:
                         raise RuntimeError(f"insert failed: {code}")
