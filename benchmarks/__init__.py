@@ -31,5 +31,6 @@ BENCHMARKS: dict[str, str] = {
     "bulk_memory": "benchmarks.bulk_memory",
     "model_fit": "benchmarks.model_fit",
     "clustering": "benchmarks.clustering",
+    "imports": "benchmarks.imports",
 }
 """Benchmark name -> module with ``run(args) -> list[Result]``, in the order ``python -m benchmarks`` runs them."""

@@ -26,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--shard", type=int, default=250_000, help="bulk_memory: customers in the worker's shard")
     parser.add_argument("--events", type=int, default=200, help="event_cost: OrderCompleted events measured")
+    parser.add_argument("--import-rows", type=int, default=100_000, help="imports: rows of the end-to-end import")
+    parser.add_argument("--memory-rows", default="10000,100000,1000000", help="imports: row counts for peak memory")
     parser.add_argument("--repeats", type=int, default=7, help="timed repetitions per candidate (medians)")
     parser.add_argument("--out", type=Path, help="also write the results as JSON to this file")
     parser.add_argument("--check", action="store_true", help="exit with status 1 when a goal is missed")

@@ -193,6 +193,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
         summarize(router, headers, receiver, env)
         print_platforms(router, headers, platforms, log)
+        import_exports(router, headers, args.seed, customers)
         stop_fakes(platforms)
         train_models(router)
         show_ai_segments(router, headers, env)
@@ -362,3 +363,130 @@ def _configure(parser: argparse.ArgumentParser) -> None:
 
 
 COMMAND = Command(help="run the synthetic shop end to end on the local runtime", configure=_configure, run=run_demo)
+
+
+# ---------------------------------------------------------------- imports
+
+
+IMPORT_EXISTING = 40  # customers of the shop above, exported again: merged
+IMPORT_NEW = 25  # people the shop above does not have: created
+
+
+def import_exports(router: Router, headers: dict[str, str], seed: int, customers: int) -> None:
+    """A Shopify customers export and an orders export (with a few bad rows) imported through the API and S3."""
+    import csv
+    import io
+    import urllib.request
+
+    from local_runtime.exports import customer_rows, order_rows, people
+
+    log = print
+    everyone = list(people(seed, customers + IMPORT_NEW))
+    known, new = everyone[: min(IMPORT_EXISTING, customers)], everyone[customers:]
+    customer_lines = list(customer_rows([*known, *new]))
+    bad_customers = [
+        [
+            "'9000001",
+            "Broken",
+            "Email",
+            "not-an-email",
+            "no",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "GB",
+            "",
+            "",
+            "",
+            "no",
+            "0",
+            "0",
+            "",
+            "no",
+            "",
+        ],
+        [
+            "'9000002",
+            '=HYPERLINK("http://example.com")',
+            "Smith",
+            "formula@example.com",
+            "no",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "Atlantis",
+            "",
+            "",
+            "",
+            "no",
+            "0",
+            "0",
+            "",
+            "no",
+            "",
+        ],
+        ["'9000003", "Short", "Row", "short@example.com"],
+    ]
+    customer_lines[5:5] = [_csv_line(row) for row in bad_customers]
+    order_lines = list(order_rows(new))
+    first_order = next(csv.reader([order_lines[1]]))
+    bad_line = [
+        first_order[0],
+        first_order[1],
+        *[""] * 9,
+        "several",
+        "Lavender oil",
+        "7.50",
+        "EO-LAV-10",
+        "",
+        "",
+        "",
+        "",
+        "",
+    ]
+    order_lines.insert(2, _csv_line(bad_line))  # a line with a bad quantity: its whole order is rejected
+    log("\nimporting a Shopify customers export and an orders export (POST /imports, PUT to S3, S3 event) ...")
+    for file_name, lines in (("customers_export.csv", customer_lines), ("orders_export.csv", order_lines)):
+        status, _, created = router.api("POST", "/imports", body={"file_name": file_name}, headers=headers)
+        if status != 201:
+            raise RuntimeError(f"POST /imports failed: {status} {created}")
+        # A content type, as any HTTP client uploading a file sends: without one, urllib sends form encoding,
+        # which the local emulator (unlike S3) reads as a form and stores an empty object.
+        request = urllib.request.Request(  # noqa: S310 - the presigned URL of the local runtime
+            created["upload_url"], data="".join(lines).encode(), method="PUT", headers={"Content-Type": "text/csv"}
+        )
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(request, timeout=30):
+            pass
+        stats = router.drain(max_rounds=10_000)
+        for error in stats.errors[:1]:
+            log(f"  import error: {error}")
+        job = router.api("GET", f"/imports/{created['job_id']}", headers=headers)[2]
+        counts = ", ".join(f"{name} {value}" for name, value in job["counts"].items())
+        log(
+            f"  {file_name}: {len(lines) - 1} rows, preset {job['preset']}, "
+            f"{job['state']} in {job['duration_seconds']} s"
+        )
+        log(
+            f"    {counts}; chunks {job['chunks_done']}/{job['chunks_total']}; "
+            f"invocations {stats.invocations_by_function}"
+        )
+        if job.get("report_key"):
+            bucket = router.env.physical_ids["ImportBucket"]
+            log(f"    reject report: s3://{bucket}/{job['report_key']} (GET /imports/{created['job_id']} gives a link)")
+            body = router.env.client("s3").get_object(Bucket=bucket, Key=job["report_key"])["Body"].read().decode()
+            for row in list(csv.reader(io.StringIO(body)))[1:4]:
+                log(f"      row {row[0]}: {row[1] or '(row)'}: {row[2]}")
+
+
+def _csv_line(cells: list[str]) -> str:
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(cells)
+    return buffer.getvalue()

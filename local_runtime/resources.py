@@ -389,6 +389,7 @@ class _Builder:
         cors = props.get("CorsConfiguration")
         if cors:
             s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": cors["CorsRules"]})
+        self._bucket_protection(name, props)
         self._register(
             logical_id,
             name,
@@ -407,17 +408,40 @@ class _Builder:
         if notifications.get("EventBridgeConfiguration"):
             self._notifications.setdefault(name, {})["EventBridgeConfiguration"] = []
 
+    def _bucket_protection(self, name: str, props: Mapping[str, Any]) -> None:
+        """Encryption, public access block and lifecycle rules, as CloudFormation would set them."""
+        s3 = self.client("s3")
+        encryption = props.get("BucketEncryption")
+        if encryption:
+            rules = [
+                {
+                    "ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"],
+                    **({"BucketKeyEnabled": _true(rule["BucketKeyEnabled"])} if "BucketKeyEnabled" in rule else {}),
+                }
+                for rule in encryption["ServerSideEncryptionConfiguration"]
+            ]
+            s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
+        block = props.get("PublicAccessBlockConfiguration")
+        if block:
+            s3.put_public_access_block(
+                Bucket=name, PublicAccessBlockConfiguration={key: _true(value) for key, value in block.items()}
+            )
+        lifecycle = props.get("LifecycleConfiguration")
+        if lifecycle:
+            s3.put_bucket_lifecycle_configuration(
+                Bucket=name, LifecycleConfiguration={"Rules": [_lifecycle_rule(rule) for rule in lifecycle["Rules"]]}
+            )
+
     def _bucket_policy(self, logical_id: str, props: Mapping[str, Any]) -> None:
         props = self.resolver.resolve(dict(props))
-        bucket = str(props["Bucket"])
         document = dict(props["PolicyDocument"])
-        # The local endpoint speaks plain HTTP and moto enforces bucket policies, so a TLS-only statement
-        # would deny every local call; it is left out here and applies in AWS.
-        statements = [s for s in iter_statements(document) if not _requires_tls(s)]
+        # moto enforces bucket policies, and the local endpoint is plain HTTP on loopback: a "deny unless TLS"
+        # statement would deny everything here. It is AWS's to enforce (a template test checks it is there).
+        statements = [s for s in iter_statements(document) if not _denies_plain_http(s)]
         if statements:
             document["Statement"] = statements
-            self.client("s3").put_bucket_policy(Bucket=bucket, Policy=json.dumps(document))
-        self._register(logical_id, bucket)
+            self.client("s3").put_bucket_policy(Bucket=str(props["Bucket"]), Policy=json.dumps(document))
+        self._register(logical_id, f"{self.env.stack_name}-{logical_id}")
 
     def _add_notification(self, bucket: str, boto_key: str, arn_key: str, config: Mapping[str, Any]) -> None:
         entry: dict[str, Any] = {f"{arn_key}Arn": config[arn_key], "Events": _as_list(config["Event"])}
@@ -564,9 +588,24 @@ def _true(value: Any) -> bool:
     return value is True or str(value).lower() == "true"
 
 
-def _requires_tls(statement: Mapping[str, Any]) -> bool:
+def _denies_plain_http(statement: Mapping[str, Any]) -> bool:
     condition = (statement.get("Condition") or {}).get("Bool") or {}
-    return "aws:SecureTransport" in condition
+    return statement.get("Effect") == "Deny" and str(condition.get("aws:SecureTransport")).lower() == "false"
+
+
+def _lifecycle_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
+    """A CloudFormation lifecycle rule in the shape of the S3 API."""
+    out: dict[str, Any] = {"ID": rule.get("Id", ""), "Status": rule.get("Status", "Enabled")}
+    out["Filter"] = {"Prefix": rule.get("Prefix", "")}
+    if "ExpirationInDays" in rule:
+        out["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
+    noncurrent = rule.get("NoncurrentVersionExpiration")
+    if noncurrent:
+        out["NoncurrentVersionExpiration"] = {"NoncurrentDays": int(noncurrent["NoncurrentDays"])}
+    abort = rule.get("AbortIncompleteMultipartUpload")
+    if abort:
+        out["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": int(abort["DaysAfterInitiation"])}
+    return out
 
 
 def _as_list(value: Any) -> list[Any]:

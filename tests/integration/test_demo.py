@@ -32,3 +32,9 @@ def test_demo_runs_end_to_end_on_a_small_shop(capsys, monkeypatch):
     assert "clusters (k=" in models or "customers" in models
     assert "RFM grid" in models and "Champions" in models
     assert re.search(r"model \S+ stored at s3://\S+/models/\S+/model\.json", models)
+    # the import part: both Shopify exports imported, their bad rows reported, and where the report is
+    imports = out.split("importing a Shopify customers export")[1]
+    assert re.search(r"customers_export\.csv: \d+ rows, preset shopify_customers, completed", imports)
+    assert re.search(r"orders_export\.csv: \d+ rows, preset shopify_orders, completed", imports)
+    assert re.search(r"rejected 3, suppressed 0", imports)
+    assert "reject report: s3://" in imports and "Lineitem quantity: not a whole number" in imports

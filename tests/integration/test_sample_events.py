@@ -6,7 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventModel, EventBridgeModel, SqsModel
+from aws_lambda_powertools.utilities.parser.models import (
+    APIGatewayProxyEventModel,
+    EventBridgeModel,
+    S3Model,
+    SqsModel,
+)
 
 from tests.integration.conftest import queue_messages
 
@@ -20,6 +25,8 @@ def function_for(path: Path) -> str:
         return "ChannelSyncFunction"
     if path.name.startswith("model_training_"):
         return "ModelTrainingFunction"
+    if path.name.startswith("import_"):
+        return "ImportFunction"
     return "CustomerEventsFunction"
 
 
@@ -30,6 +37,8 @@ def test_sample_event_has_the_shape_lambda_delivers(path: Path):
         APIGatewayProxyEventModel.model_validate(event)
     elif function_for(path) == "ModelTrainingFunction":
         EventBridgeModel.model_validate(event)
+    elif function_for(path) == "ImportFunction":
+        S3Model.model_validate(event)
     else:
         batch = SqsModel.model_validate(event)
         if function_for(path) == "CustomerEventsFunction":
@@ -49,11 +58,18 @@ def test_sample_event_runs_through_the_local_runtime(stack, path: Path):
         event["headers"]["x-api-key"] = stack.api_key
         event["multiValueHeaders"]["x-api-key"] = [stack.api_key]
 
+    if function_for(path) == "ImportFunction":  # the upload the notification is about
+        body = (path.parent / "import_customers_export.csv").read_bytes()
+        bucket = stack.env.physical_ids["ImportBucket"]
+        stack.env.client("s3").put_object(Bucket=bucket, Key="imports/sample/customers export.csv", Body=body)
+
     # When the sample is invoked
     result = stack.invoke(function_for(path), event)
 
     # Then it is handled: API calls succeed, queue batches report no failures
-    if function_for(path) == "ApiFunction":
+    if function_for(path) == "ImportFunction":
+        assert result == {"processed": 1}
+    elif function_for(path) == "ApiFunction":
         assert result["statusCode"] in (200, 201), result["body"]
     elif function_for(path) == "ModelTrainingFunction":
         assert result["status"] == "trained" and result["model"].startswith("s3://")

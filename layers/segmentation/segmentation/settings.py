@@ -21,6 +21,7 @@ class Settings:
     webhook_url: str = ""
     suppression_salt_arn: str = ""
     channel_secret_prefix: str = ""
+    import_bucket: str = ""
 
     @property
     def tz(self) -> ZoneInfo:
@@ -46,4 +47,5 @@ def get_settings() -> Settings:
         webhook_url=_env("WEBHOOK_URL", ""),
         suppression_salt_arn=_env("SUPPRESSION_SALT_ARN", ""),
         channel_secret_prefix=_env("CHANNEL_SECRET_PREFIX", ""),
+        import_bucket=_env("IMPORT_BUCKET", ""),
     )

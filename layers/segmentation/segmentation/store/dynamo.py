@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -101,14 +102,20 @@ class DynamoStore:
 
         Unconditional: fact keys are deterministic and facts immutable, so rewriting one is a no-op.
         """
+        self.put_facts_of([(customer_id, fact) for fact in facts])
+
+    def put_facts_of(self, facts: list[tuple[str, Fact]]) -> None:
+        """``put_facts`` for the facts of many customers at once (a bulk import fills every request)."""
         requests = []
-        for sort_key, document, ttl in facts:
+        for customer_id, (sort_key, document, ttl) in facts:
             item = {"PK": it.S(it.customer_pk(customer_id)), "SK": it.S(sort_key), "doc": it.S(it.dumps(document))}
             if ttl is not None:
                 item["expires_at"] = it.N(int(ttl.timestamp()))
             requests.append({"PutRequest": {"Item": item}})
         # A batch may not hold the same key twice: a fact delivered twice in one batch is written once.
-        unique = list({r["PutRequest"]["Item"]["SK"]["S"]: r for r in requests}.values())
+        unique = list(
+            {(r["PutRequest"]["Item"]["PK"]["S"], r["PutRequest"]["Item"]["SK"]["S"]): r for r in requests}.values()
+        )
         for start in range(0, len(unique), 25):
             pending: dict[str, Any] = {self.table: unique[start : start + 25]}
             while pending:
@@ -157,17 +164,7 @@ class DynamoStore:
     ) -> int:
         """Write profile and feature snapshot if nobody else wrote since ``expected_version``."""
         new_version = expected_version + 1
-        item: dict[str, Any] = {
-            "PK": it.S(it.customer_pk(profile.customer_id)),
-            "SK": it.S(it.PROFILE_SK),
-            "doc": it.S(it.dumps(profile.model_dump(mode="json"))),
-            "features": it.S(it.dumps(snapshot)),
-            "version": it.N(new_version),
-        }
-        if profile.email:
-            item["email"] = it.S(profile.email)
-        if next_boundary_at is not None:
-            item["next_boundary_at"] = it.S(iso(next_boundary_at))
+        item = profile_item(profile, snapshot, new_version, next_boundary_at=next_boundary_at)
         if expected_version == 0:
             condition, values = "attribute_not_exists(PK)", None
         else:
@@ -270,29 +267,7 @@ class DynamoStore:
 
     def _put_membership(self, change: MembershipChange, current: MembershipRecord | None, profile_version: int) -> None:
         expected = current.version if current else 0
-        transition = MembershipTransition(entered=change.entered, at=change.at, segment_version=change.segment_version)
-        history = [*(current.history if current else []), transition][-HISTORY_LIMIT:]
-        record = MembershipRecord(
-            segment_id=change.segment_id,
-            customer_id=change.customer_id,
-            member=change.entered,
-            entered_at=change.at if change.entered else (current.entered_at if current else None),
-            exited_at=None if change.entered else change.at,
-            segment_version=change.segment_version,
-            version=expected + 1,
-            profile_version=profile_version,
-            trace=change.trace,
-            history=history,
-        )
-        item: dict[str, Any] = {
-            "PK": it.S(it.customer_pk(change.customer_id)),
-            "SK": it.S(it.membership_sk(change.segment_id)),
-            "doc": it.S(it.dumps(record.model_dump(mode="json"))),
-            "version": it.N(record.version),
-        }
-        if record.member:
-            item["GSI1PK"] = it.S(it.members_gsi_pk(change.segment_id))
-            item["GSI1SK"] = it.S(change.customer_id)
+        item = membership_item(change, current, profile_version)
         kwargs: dict[str, Any] = {"TableName": self.table, "Item": item}
         if expected == 0:
             kwargs["ConditionExpression"] = "attribute_not_exists(PK)"
@@ -305,6 +280,48 @@ class DynamoStore:
             if _conditional_failed(exc):
                 raise ConcurrentUpdate(f"{change.customer_id}/{change.segment_id}") from exc
             raise
+
+    def insert_items(self, items: list[dict[str, Any]]) -> list[bool]:
+        """Create items that must not exist yet, 25 per request; per item, True if created, False if an item
+        with its key already existed (nothing is overwritten).
+
+        ``BatchExecuteStatement`` with PartiQL ``INSERT``: unlike ``BatchWriteItem`` each insert is
+        conditional, and unlike a transaction one existing item does not fail the others. Bulk creation
+        (imports) uses it to write new customers at batch cost without ever overwriting a concurrent writer.
+        """
+        results: list[bool] = []
+        for start in range(0, len(items), 25):
+            chunk = items[start : start + 25]
+            statements = [_insert_statement(self.table, item) for item in chunk]
+            outcome: list[bool | None] = [None] * len(chunk)
+            pending = list(range(len(chunk)))
+            for attempt in range(8):
+                out = self._ddb.batch_execute_statement(Statements=[statements[i] for i in pending])
+                retry = []
+                for index, response in zip(pending, out["Responses"], strict=True):
+                    code = (response.get("Error") or {}).get("Code")
+                    if code is None:
+                        outcome[index] = True
+                    elif code in ("DuplicateItem", "ConditionalCheckFailed"):
+                        outcome[index] = False
+                    elif code in (
+                        "ProvisionedThroughputExceeded",
+                        "ThrottlingError",
+                        "RequestLimitExceeded",
+                        "TransactionConflict",
+                        "InternalServerError",
+                    ):
+                        retry.append(index)
+                    else:
+                        raise RuntimeError(f"insert failed: {code}")
+                if not retry:
+                    break
+                pending = retry
+                time.sleep(min(0.05 * 2**attempt, 2.0))
+            else:
+                raise RuntimeError("inserts still throttled after retries")
+            results.extend(bool(o) for o in outcome)
+        return results
 
     def list_members(self, segment_id: str, limit: int, cursor: str | None) -> tuple[list[str], str | None]:
         kwargs: dict[str, Any] = {
@@ -400,6 +417,59 @@ class DynamoStore:
             ExpressionAttributeValues={":pk": it.S(it.segment_version_pk(segment_id)), ":v": it.S("V#")},
         )
         return [SegmentDefinition.model_validate_json(row["doc"]["S"]) for row in page.get("Items", [])]
+
+
+def profile_item(
+    profile: CustomerProfile, snapshot: dict[str, Any], version: int, *, next_boundary_at: datetime | None = None
+) -> dict[str, Any]:
+    """The stored shape of a profile with its feature snapshot at ``version``."""
+    item: dict[str, Any] = {
+        "PK": it.S(it.customer_pk(profile.customer_id)),
+        "SK": it.S(it.PROFILE_SK),
+        "doc": it.S(it.dumps(profile.model_dump(mode="json"))),
+        "features": it.S(it.dumps(snapshot)),
+        "version": it.N(version),
+    }
+    if profile.email:
+        item["email"] = it.S(profile.email)
+    if next_boundary_at is not None:
+        item["next_boundary_at"] = it.S(iso(next_boundary_at))
+    return item
+
+
+def membership_item(change: MembershipChange, current: MembershipRecord | None, profile_version: int) -> dict[str, Any]:
+    """The stored shape of a membership after ``change`` (its history on the item, see ``HISTORY_LIMIT``)."""
+    expected = current.version if current else 0
+    transition = MembershipTransition(entered=change.entered, at=change.at, segment_version=change.segment_version)
+    history = [*(current.history if current else []), transition][-HISTORY_LIMIT:]
+    record = MembershipRecord(
+        segment_id=change.segment_id,
+        customer_id=change.customer_id,
+        member=change.entered,
+        entered_at=change.at if change.entered else (current.entered_at if current else None),
+        exited_at=None if change.entered else change.at,
+        segment_version=change.segment_version,
+        version=expected + 1,
+        profile_version=profile_version,
+        trace=change.trace,
+        history=history,
+    )
+    item: dict[str, Any] = {
+        "PK": it.S(it.customer_pk(change.customer_id)),
+        "SK": it.S(it.membership_sk(change.segment_id)),
+        "doc": it.S(it.dumps(record.model_dump(mode="json"))),
+        "version": it.N(record.version),
+    }
+    if record.member:
+        item["GSI1PK"] = it.S(it.members_gsi_pk(change.segment_id))
+        item["GSI1SK"] = it.S(change.customer_id)
+    return item
+
+
+def _insert_statement(table: str, item: dict[str, Any]) -> dict[str, Any]:
+    names = list(item)
+    body = ", ".join(f"'{name}': ?" for name in names)
+    return {"Statement": f'INSERT INTO "{table}" VALUE {{{body}}}', "Parameters": [item[name] for name in names]}
 
 
 def _assemble(customer_id: str, raw: list[dict[str, Any]]) -> LoadedCustomer:
