@@ -18,6 +18,8 @@ class Settings:
     segment_cache_seconds: float = 60.0
     webhook_secret_arn: str = ""
     webhook_url: str = ""
+    refresh_queue_url: str = ""
+    refresh_shards: int = 16
 
     @property
     def tz(self) -> ZoneInfo:
@@ -40,4 +42,6 @@ def get_settings() -> Settings:
         segment_cache_seconds=float(_env("SEGMENT_CACHE_SECONDS", "60")),
         webhook_secret_arn=_env("WEBHOOK_SECRET_ARN", ""),
         webhook_url=_env("WEBHOOK_URL", ""),
+        refresh_queue_url=_env("REFRESH_QUEUE_URL", ""),
+        refresh_shards=int(_env("REFRESH_SHARDS", "16")),
     )

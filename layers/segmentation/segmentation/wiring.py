@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
+from segmentation.refresh.orchestrator import Refresher
 from segmentation.segments.realtime import MembershipEngine
 from segmentation.segments.registry import SegmentRegistry
 from segmentation.segments.service import SegmentService
 from segmentation.settings import Settings, get_settings
 from segmentation.store.dynamo import DynamoStore
+from segmentation.store.runs import RunStore
 from segmentation.sync.publisher import AwsPublisher
 
 
@@ -20,6 +22,9 @@ class Services:
     registry: SegmentRegistry
     engine: MembershipEngine
     segments: SegmentService
+    runs: RunStore
+    refresher: Refresher
+    publisher: AwsPublisher
 
 
 @cache
@@ -29,7 +34,10 @@ def services() -> Services:
     registry = SegmentRegistry(store, ttl_seconds=settings.segment_cache_seconds)
     publisher = AwsPublisher(settings.sync_queue_url, settings.event_bus_name)
     engine = MembershipEngine(store, registry, publisher, settings.tz)
-    return Services(settings, store, registry, engine, SegmentService(store, registry, publisher, settings.tz))
+    runs = RunStore(settings.table_name)
+    refresher = Refresher(store, runs, settings.refresh_queue_url, settings.refresh_shards)
+    segments = SegmentService(store, registry, publisher, settings.tz, refresher)
+    return Services(settings, store, registry, engine, segments, runs, refresher, publisher)
 
 
 def reset() -> None:

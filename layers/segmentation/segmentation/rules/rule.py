@@ -87,6 +87,11 @@ class Rule:
         return copy.deepcopy(self._tree)
 
     @property
+    def root(self) -> Node:
+        """The typed, validated tree (immutable), for analyses such as when time can change the verdict."""
+        return self._root
+
+    @property
     def attributes(self) -> frozenset[str]:
         """Catalogue attribute names the rule reads, including through referenced segments."""
         return self._attributes

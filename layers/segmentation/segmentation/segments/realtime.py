@@ -9,7 +9,8 @@ redelivery of the same fact (every trigger is at-least-once):
    rules depend on a changed attribute or event are evaluated (the dependency index);
 4. write each membership change with its history row, guarded by the membership's version;
 5. publish sync tasks and ``SegmentMembershipChanged`` events;
-6. commit: write profile and snapshot, guarded by the profile version. A lost race starts again from 2.
+6. commit: write profile, snapshot and the customer's next time boundary (when the mere passage of time can next
+   change a verdict: see ``segments.boundaries``), guarded by the profile version. A lost race starts again from 2.
 
 A membership written in step 4 carries the profile version of step 6. If the run died before 6, the next
 run sees a membership "ahead" of the profile and publishes it again, so no change is ever unannounced.
@@ -38,6 +39,7 @@ from segmentation.domain.models import (
 )
 from segmentation.features.compute import CustomerView, build_view
 from segmentation.observability import logger
+from segmentation.segments.boundaries import next_boundary
 from segmentation.segments.models import MembershipChange, MembershipRecord, SegmentDefinition
 from segmentation.segments.registry import ActiveSegment, SegmentRegistry
 from segmentation.store import items
@@ -263,13 +265,14 @@ class MembershipEngine:
         commit_version = loaded.version + 1
         changes = self._evaluate(candidates, loaded, view, now, commit_version)
         unannounced = [
-            change for change in _unannounced(loaded) if change.segment_id not in {c.segment_id for c in changes}
+            change for change in unannounced_changes(loaded) if change.segment_id not in {c.segment_id for c in changes}
         ]
         if changes or unannounced:
             definitions = {segment_id: segment.definition for segment_id, segment in active.items()}
             self.publisher.publish(changes + unannounced, definitions, reason="realtime")
         if loaded.exists or work.mutate is not None or history.orders or history.engagements:
-            self.store.save_profile(history.profile, snapshot, loaded.version)
+            boundary = next_boundary(self.registry.boundary_plan(), view, history, now, self.tz)
+            self.store.save_profile(history.profile, snapshot, loaded.version, next_boundary_at=boundary)
         logger.debug(
             "customer reconciled",
             extra={"customer_id": customer_id, "evaluated": len(candidates), "changes": len(changes)},
@@ -353,7 +356,7 @@ def _stored_engagement(event: EngagementRecorded) -> StoredEngagement:
     return StoredEngagement.model_validate(event.model_dump(exclude={"customer_id"}))
 
 
-def _unannounced(loaded: LoadedCustomer) -> list[MembershipChange]:
+def unannounced_changes(loaded: LoadedCustomer) -> list[MembershipChange]:
     """Changes written by a run that died before its commit: they may not have been published."""
     out = []
     for record in loaded.memberships.values():
