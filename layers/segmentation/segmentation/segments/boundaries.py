@@ -85,7 +85,10 @@ class BoundaryPlan:
                 elif node.name == "age":
                     birthdays = True
                 elif node.name == "days_since_last_order":
-                    thresholds |= critical_day_counts(node.op, node.operand)
+                    try:
+                        thresholds |= critical_day_counts(node.op, node.operand)
+                    except ValueError:
+                        every_midnight = True
                 else:
                     every_midnight = True
         return cls(
@@ -99,20 +102,29 @@ class BoundaryPlan:
 
 
 def critical_day_counts(op: str, operand: Any) -> set[int]:
-    """Whole-day counts at which a numeric condition on a day count can change its verdict.
+    """Whole-day counts d at which a numeric condition on a day count can change its verdict (between d - 1 and d).
 
-    For an operand v, a test on an integer d (eq, gt, lte, between, in, ...) can only change between d = ceil(v) - 1
-    and ceil(v), or between floor(v) and floor(v) + 1.
+    ``gt v`` holds from floor(v) + 1 on, ``gte v`` from ceil(v), ``lt v`` until ceil(v), ``lte v`` until floor(v) + 1;
+    equality with an integer v changes at v and at v + 1.
     """
+
+    def numbers(values: Iterable[Any]) -> list[float | int | Decimal]:
+        return [v for v in values if isinstance(v, (int, float, Decimal)) and not isinstance(v, bool)]
+
+    if op in ("gt", "lte"):
+        return {math.floor(v) + 1 for v in numbers([operand])}
+    if op in ("gte", "lt"):
+        return {math.ceil(v) for v in numbers([operand])}
+    if op == "between":
+        low, high = operand
+        return {math.ceil(v) for v in numbers([low])} | {math.floor(v) + 1 for v in numbers([high])}
+    if op in ("eq", "neq", "in", "not_in"):
+        values = numbers(operand if isinstance(operand, (tuple, list)) else [operand])
+        return {int(v) for v in values if v == int(v)} | {int(v) + 1 for v in values if v == int(v)}
     if op in ("exists", "not_exists"):
         return set()
-    values = list(operand) if isinstance(operand, (tuple, list)) else [operand]
-    out: set[int] = set()
-    for value in values:
-        if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
-            continue
-        out |= {math.ceil(value), math.floor(value) + 1}
-    return out
+    # An operator this module does not know: every day count is a candidate, i.e. re-check every midnight.
+    raise ValueError(op)
 
 
 def next_boundary(
