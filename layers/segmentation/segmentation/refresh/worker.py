@@ -226,7 +226,9 @@ class ShardWorker:
             current = customer.memberships.get(segment_id)
             member = current.member if current is not None else False
             if verdict != member:
-                decision.counted.append((segment_id, verdict))
+                if current is None or not _decided_by(current, run.run_id):
+                    # (Undoing this run's own earlier write, after a real-time change in between, nets to nothing.)
+                    decision.counted.append((segment_id, verdict))
                 if run.kind is RunKind.REFRESH:
                     decision.changes.append(self._change(run, plan, segment_id, rule, view, verdict, now))
             elif current is not None and _decided_by(current, run.run_id):
