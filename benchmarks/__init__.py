@@ -20,5 +20,6 @@ BENCHMARKS: dict[str, str] = {
     "rule_eval": "benchmarks.rule_eval",
     "event_cost": "benchmarks.event_cost",
     "cold_start": "benchmarks.cold_start",
+    "boundary_path": "benchmarks.boundary_path",
 }
 """Benchmark name -> module with ``run(args) -> list[Result]``, in the order ``python -m benchmarks`` runs them."""

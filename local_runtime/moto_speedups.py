@@ -6,6 +6,9 @@ on every call: a Query costs O(n log n) in the table size (25 ms at 3k items, hu
 runs, ``all_items`` answers with that partition alone. Results, order, pagination and filters are moto's
 own; only the candidate list is cut to what DynamoDB itself would read.
 
+A query on a global secondary index sorts the whole table too; while one runs, ``all_items`` answers with the
+items whose index key matches (one pass, no sort), which are the only ones moto keeps.
+
 ``Table.scan`` has the same cost per page, and walks the whole sorted table to find where the previous page
 ended: a full parallel scan is quadratic. While a scan of the table itself runs, ``all_items`` answers with the
 partitions of the requested scan segment (one hash per partition, as moto decides it) that sort after the
@@ -51,6 +54,14 @@ def apply() -> None:
     def query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
         # index_name is the eighth parameter; moto's backend passes it positionally.
         index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        if index_name and kwargs.get("hash_key_conditions"):
+            # An index query: the candidates are the items whose index key matches (moto sorts them itself).
+            conditions = kwargs["hash_key_conditions"]
+            _state.partition = (self, _index_candidates(self, conditions))
+            try:
+                return original_query(self, hash_key, *args, **kwargs)
+            finally:
+                _state.partition = None
         if index_name or not self.range_key_attr or hash_key is None:
             return original_query(self, hash_key, *args, **kwargs)
         partition = self.items.get(hash_key, {})
@@ -103,3 +114,14 @@ def _scan_candidates(table: Table, start: dict[str, Any] | None, segments: Any) 
             items = [item for item in items if item.range_key > start_range]
         candidates.extend(items)
     return sorted(candidates, key=lambda x: (x.hash_key, x.range_key))
+
+
+def _index_candidates(table: Table, conditions: list[tuple[str, Any]]) -> list[Any]:
+    """The items whose index hash key attributes equal the query's (what moto filters the sorted table down to)."""
+    out = []
+    for partition in table.items.values():
+        for item in partition.values() if isinstance(partition, dict) else [partition]:
+            attrs = item.attrs
+            if all(name in attrs and attrs[name] == value for name, value in conditions):
+                out.append(item)
+    return out

@@ -270,12 +270,17 @@ def test_schedules_refresh_segments_by_cadence_and_daily_recomputes_features(sta
     assert sorted(daily["segment_ids"]) == ["daily_gb", "recent"] and daily["features"] is True
     assert sorted(fired("WeeklyRefreshSchedule")["segment_ids"]) == ["daily_gb", "hourly_big", "recent", "weekly_big"]
 
-    # And ten days later the daily run stores her time-dependent features as of then
-    profile = _profile(stack, "c1")
-    assert json.loads(profile["features"]["S"])["days_since_last_order"] == 2
+    # And the daily run stores time-dependent features that moved, but not the day counter alone
+    def stored() -> dict[str, Any]:
+        return json.loads(_profile(stack, "c1")["features"]["S"])
+
+    assert (stored()["days_since_last_order"], stored()["orders_30d"]) == (2, 1)
     monkeypatch.setenv("SEGMENTATION_FROZEN_NOW", (START + timedelta(days=10)).isoformat())
     fired("DailyRefreshSchedule")
-    assert json.loads(_profile(stack, "c1")["features"]["S"])["days_since_last_order"] == 12
+    assert (stored()["days_since_last_order"], stored()["orders_30d"]) == (2, 1)  # only the day count moved
+    monkeypatch.setenv("SEGMENTATION_FROZEN_NOW", (START + timedelta(days=40)).isoformat())
+    fired("DailyRefreshSchedule")
+    assert (stored()["days_since_last_order"], stored()["orders_30d"]) == (42, 0)
 
 
 def test_the_daily_refresh_repairs_a_missed_boundary(stack, api, monkeypatch):

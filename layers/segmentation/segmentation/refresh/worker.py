@@ -41,6 +41,9 @@ from segmentation.store.runs import SAMPLE_SIZE, RunStore
 
 CHUNK_SIZE = 2000  # customers evaluated together: large enough for a vectorised evaluator, small in memory
 CUSTOMER_ATTEMPTS = 5
+# Features that change every day by definition; rewriting them daily for the whole base would cost a write per
+# customer per day, and they are derived from stored dates whenever anything reads or evaluates them.
+DAY_COUNTERS = frozenset({"days_since_last_order"})
 # Must match maxReceiveCount of RefreshQueue's redrive policy in template.yaml: the last attempt marks the run.
 MAX_RECEIVES = 5
 
@@ -246,7 +249,7 @@ class ShardWorker:
             decision.changes
             or decision.announce
             or decision.boundary != customer.next_boundary_at
-            or (run.features and decision.snapshot != customer.snapshot)
+            or (run.features and _drifted(customer.snapshot, decision.snapshot))
         )
         return decision
 
@@ -306,6 +309,13 @@ class ShardWorker:
                 counts.add(segment_id, entered)
             return
         raise ConcurrentUpdate(f"customer {customer_id}: too many concurrent updates during refresh")
+
+
+def _drifted(stored: Mapping[str, Any], fresh: Mapping[str, Any]) -> bool:
+    """Whether a stored feature snapshot is worth rewriting: anything differs but the plain day counters, which
+    move every day for every customer who ever ordered and follow from a stored date (see docs/freshness.md)."""
+    names = (stored.keys() | fresh.keys()) - DAY_COUNTERS
+    return any(stored.get(name) != fresh.get(name) for name in names)
 
 
 def _decided_by(record: MembershipRecord, run_id: str) -> bool:

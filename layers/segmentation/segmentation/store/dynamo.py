@@ -159,16 +159,7 @@ class DynamoStore:
     ) -> int:
         """Write profile and feature snapshot if nobody else wrote since ``expected_version``."""
         new_version = expected_version + 1
-        item: dict[str, Any] = {
-            "PK": it.S(it.customer_pk(profile.customer_id)),
-            "SK": it.S(it.PROFILE_SK),
-            "doc": it.S(it.dumps(profile.model_dump(mode="json"))),
-            "features": it.S(it.dumps(snapshot)),
-            "version": it.N(new_version),
-        }
-        if profile.email:
-            item["email"] = it.S(profile.email)
-        item.update(_boundary_attributes(profile.customer_id, next_boundary_at))
+        item = profile_item(profile, snapshot, new_version, next_boundary_at)
         if expected_version == 0:
             condition, values = "attribute_not_exists(PK)", None
         else:
@@ -614,6 +605,23 @@ def _assemble(customer_id: str, raw: list[dict[str, Any]]) -> LoadedCustomer:
     return LoadedCustomer(
         history=history, memberships=memberships, snapshot=snapshot, version=version, next_boundary_at=boundary
     )
+
+
+def profile_item(
+    profile: CustomerProfile, snapshot: dict[str, Any], version: int, next_boundary_at: datetime | None
+) -> dict[str, Any]:
+    """The profile item as stored: the profile document, the feature snapshot, the version and the boundary."""
+    item: dict[str, Any] = {
+        "PK": it.S(it.customer_pk(profile.customer_id)),
+        "SK": it.S(it.PROFILE_SK),
+        "doc": it.S(it.dumps(profile.model_dump(mode="json"))),
+        "features": it.S(it.dumps(snapshot)),
+        "version": it.N(version),
+    }
+    if profile.email:
+        item["email"] = it.S(profile.email)
+    item.update(_boundary_attributes(profile.customer_id, next_boundary_at))
+    return item
 
 
 def _boundary_attributes(customer_id: str, at: datetime | None) -> dict[str, Any]:
