@@ -84,6 +84,7 @@ def apply() -> None:
 
     Table.all_items = all_items  # type: ignore[method-assign]
     Table.query = query  # type: ignore[method-assign]
+
     def execute_result(self: DynamoResult, context: Any) -> Any:
         if context.operation_model.name in _PLAIN_JSON_READS:
             try:
