@@ -21,7 +21,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", metavar="name", help=f"benchmarks to run: {', '.join(BENCHMARKS)}")
     parser.add_argument("--customers", type=int, default=100_000, help="rule_eval, boundary_path: synthetic customers")
+    parser.add_argument(
+        "--bulk-customers", type=int, default=1_000_000, help="bulk_eval: synthetic customers (column-wise)"
+    )
+    parser.add_argument("--shard", type=int, default=250_000, help="bulk_memory: customers in the worker's shard")
     parser.add_argument("--events", type=int, default=200, help="event_cost: OrderCompleted events measured")
+    parser.add_argument("--import-rows", type=int, default=100_000, help="imports: rows of the end-to-end import")
+    parser.add_argument("--memory-rows", default="10000,100000,1000000", help="imports: row counts for peak memory")
     parser.add_argument("--repeats", type=int, default=7, help="timed repetitions per candidate (medians)")
     parser.add_argument("--out", type=Path, help="also write the results as JSON to this file")
     parser.add_argument("--check", action="store_true", help="exit with status 1 when a goal is missed")

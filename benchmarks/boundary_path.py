@@ -174,7 +174,7 @@ class Seeder:
             history = CustomerHistory(profile=profile, orders=[order])
             view = build_view(history, NOW, TZ)
             boundary = next_boundary(self.plan, view, history, NOW, TZ)
-            put(profile_item(profile, snapshot_of(view), 1, boundary))
+            put(profile_item(profile, snapshot_of(view), 1, next_boundary_at=boundary))
             sort_key, doc, _ = order_fact(order)
             key = {"PK": items.S(items.customer_pk(customer_id)), "SK": items.S(sort_key)}
             put({**key, "doc": items.S(items.dumps(doc))})

@@ -405,6 +405,7 @@ def run(args: argparse.Namespace) -> list[Result]:
             **env.function_environment(FUNCTION),
             "SEGMENTATION_FROZEN_NOW": NOW.isoformat(),
             "SEGMENT_CACHE_SECONDS": "3600",
+            "MODEL_CACHE_SECONDS": "3600",  # like the segment list: one read per container, not per event
         }
         with environment(variables):
             wiring.reset()

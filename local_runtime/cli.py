@@ -32,6 +32,8 @@ COMMANDS: dict[str, str] = {
     "serve": "local_runtime.serve:SERVE_COMMAND",
     "invoke": "local_runtime.serve:INVOKE_COMMAND",
     "demo": "local_runtime.demo:COMMAND",
+    "channels-table": "local_runtime.channels_doc:COMMAND",
+    "redrive": "local_runtime.redrive:COMMAND",
 }
 
 

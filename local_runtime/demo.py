@@ -1,12 +1,16 @@
 """`make demo`: a synthetic aromatherapy shop, end to end on the local runtime.
 
-1. local AWS (moto) with every resource of template.yaml, and a local signed-webhook receiver;
+1. local AWS (moto) with every resource of template.yaml, a local signed-webhook receiver, and fake
+   Mailchimp, HubSpot and Klaviyo servers whose credentials are stored as the channels' secrets;
 2. the built-in segment templates created through the API;
 3. two years of shop history replayed through the real customer-events handler (queue batches grouped by
    customer, as SQS would deliver them), then the last days live: EventBridge -> rule -> queue -> handler;
-4. sync tasks delivered by the real channel-sync handler to the webhook;
-5. a summary: segment sizes, members with the reasons they are in, what the webhook received;
-6. freshness: the impact preview of an edit, the refresh run the edit starts, and the boundary schedule moving a
+4. sync tasks delivered by the real channel-sync handler to the webhook; after the backfill the three
+   platforms are added as destinations and the scheduled drift reconciliation fills them;
+5. a summary: segment sizes, members with the reasons they are in, what the webhook and each platform received;
+6. the AI segment models trained on that history (clusters with their labels, the RFM grid, where the model is
+   stored), then the AI templates and the top customers by predicted CLV;
+7. freshness: the impact preview of an edit, the refresh run the edit starts, and the boundary schedule moving a
    customer into "dormant 90 days" within one period of her day 90 (on the pinned clock, moved forward).
 
 The clock is pinned to the end of the synthetic history so every run prints the same numbers.
@@ -25,7 +29,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from local_runtime.channels import start_fakes, stop_fakes
 from local_runtime.cli import Command, add_stack_arguments, local_stack, parse_overrides
+from local_runtime.fakes.base import FakePlatform
 from local_runtime.router import Router
 from local_runtime.shop import Shop, generate_shop
 from local_runtime.webhook_receiver import WebhookReceiver
@@ -154,9 +160,11 @@ def run_demo(args: argparse.Namespace) -> int:
         router = Router(env)
         headers = {"x-api-key": router.api_key}
         log(f"local AWS at {aws.endpoint_url}; resources created from template.yaml: {len(env.physical_ids)}")
+        platforms = start_platforms(env, log)
 
         log("creating the built-in segments through the API ...")
         templates = router.api("GET", "/segment-templates", headers=headers)[2]["templates"]
+        templates = [t for t in templates if t.get("kind", "rules") == "rules"]  # AI ones need a model first
         for template in templates:
             tid = template["template_id"]
             body = {"destinations": [{"channel": "webhook", "list_name": SYNCED[tid]}]} if tid in SYNCED else None
@@ -170,6 +178,8 @@ def run_demo(args: argparse.Namespace) -> int:
         live = events[len(history) :]
         log(f"replaying {len(history)} historical events through CustomerEventsFunction ...")
         replay_backfill(router, history, log)
+
+        connect_platforms(router, headers, log)
 
         log(f"publishing the last {LIVE_DAYS} days live to EventBridge ({len(live)} events) ...")
         invocations = publish_live(router, live, env.physical_ids["SegmentationBus"])
@@ -185,6 +195,11 @@ def run_demo(args: argparse.Namespace) -> int:
         log(f"  handler invocations: {dict(invocations)}; errors: {len(stats.errors)}")
 
         summarize(router, headers, receiver, env)
+        print_platforms(router, headers, platforms, log)
+        import_exports(router, headers, args.seed, customers)
+        stop_fakes(platforms)
+        train_models(router)
+        show_ai_segments(router, headers, env)
         show_freshness(router, headers, env, end)
     receiver.stop()
     return 0
@@ -229,6 +244,126 @@ def summarize(router: Router, headers: dict[str, str], receiver: WebhookReceiver
     )
     for message in attrs:
         log(f"  dead-lettered event, reason: {message['MessageAttributes']['reason']['StringValue']}")
+
+
+# ---------------------------------------------------------------------------------- marketing platforms
+
+PLATFORMS = ("mailchimp", "hubspot", "klaviyo")
+FIELDS = {
+    "mailchimp": {"FNAME": "first_name"},
+    "hubspot": {"firstname": "first_name"},
+    "klaviyo": {"first_name": "first_name"},
+}
+
+
+def start_platforms(env: Any, log: Any) -> dict[str, FakePlatform]:
+    """Local fakes of three marketing platforms, their credentials stored as the channels' secrets."""
+    platforms = start_fakes(env, PLATFORMS, unlimited=True)
+    log(f"fake platforms: {', '.join(f'{c} at {f.url}' for c, f in platforms.items())}")
+    return platforms
+
+
+def connect_platforms(router: Router, headers: dict[str, str], log: Any) -> None:
+    """Add the platforms to the synced segments after the backfill, then let drift reconciliation fill them:
+    a destination added to an existing segment is backfilled in batches, not member by member."""
+    log(f"adding {', '.join(PLATFORMS)} as destinations of {', '.join(SYNCED)}; reconciling ...")
+    for sid in SYNCED:
+        segment = router.api("GET", f"/segments/{sid}", headers=headers)[2]
+        destinations = segment["destinations"] + [
+            {"channel": c, "list_name": f"seg-{sid}", "fields": FIELDS[c]} for c in PLATFORMS
+        ]
+        body = {k: segment[k] for k in ("name", "description", "rule")} | {"destinations": destinations}
+        status, _, payload = router.api("PUT", f"/segments/{sid}", body=body, headers=headers)
+        if status != 200:
+            raise RuntimeError(f"could not add destinations to {sid}: {payload}")
+    router.drain(max_rounds=10_000)
+    router.fire_schedule("ChannelReconcileFunction")
+    stats = router.drain(max_rounds=10_000)
+    log(
+        f"  reconciliation and backfill: {stats.invocations_by_function.get('ChannelSyncFunction', 0)} sync invocations"
+    )
+
+
+def print_platforms(router: Router, headers: dict[str, str], platforms: dict[str, FakePlatform], log: Any) -> None:
+    log("\nwhat each marketing platform received (consented members only; counts per list)")
+    for channel, fake in platforms.items():
+        calls = ", ".join(f"{name.split(' ', 1)[1]} {count}" for name, count in sorted(fake.requests.items()))
+        log(f"  {channel}: {sum(fake.requests.values())} requests ({calls}); {len(fake.contacts)} contacts upserted")
+        for sid in SYNCED:
+            held = len(fake.members(f"seg-{sid}"))
+            state = router.api("GET", f"/segments/{sid}/sync", headers=headers)[2]["channels"]
+            row: dict[str, Any] = next((c for c in state if c["channel"] == channel), {})
+            drift = row.get("drift") or {}
+            log(
+                f"    list seg-{sid:<16} holds {held:>5}   (wanted {drift.get('wanted', '?')}, "
+                f"added {row.get('added', 0)}, removed {row.get('removed', 0)}, pending {row.get('pending', 0)}, "
+                f"failures {row.get('failures', 0)})"
+            )
+
+
+def show_ai_segments(router: Router, headers: dict[str, str], env: Any, top: int = 10) -> bool:
+    """AI segments from the CURRENT model: the AI templates with their sizes, customers per RFM group, and the
+    top customers by predicted CLV. Returns False (saying why) when no model has been published."""
+    from zoneinfo import ZoneInfo
+
+    from segmentation import clock, wiring
+    from segmentation.features.compute import build_view
+    from segmentation.models.rfm import RFM_GROUPS
+    from segmentation.models.scoring import ScoringModel
+    from segmentation.store.dynamo import DynamoStore, scan_customers
+    from segmentation.store.models import ModelDocuments
+
+    log = print
+    table = env.physical_ids["SegmentationTable"]
+    stored = ModelDocuments(table).current()
+    if stored is None:
+        log("\nAI segments: no model has been published yet (train first); skipping")
+        return False
+    model = ScoringModel.from_json(stored.document)
+    doc = model.document
+    source = f"RFM-group fallback: {doc.fallback.reason}" if model.fallback and doc.fallback else "BG/NBD + Gamma-Gamma"
+    log(f"\nAI segments from model {model.version} (trained {doc.trained_at.isoformat()}; {source})")
+    # The handlers run in this process and cache the model for MODEL_CACHE_SECONDS: start them afresh, as new
+    # containers would, so the segments below are computed with the model just published.
+    wiring.reset()
+    templates = router.api("GET", "/segment-templates", headers=headers)[2]["templates"]
+    ai_templates = [t for t in templates if t.get("kind") == "ai"]
+    for template in ai_templates:
+        tid = template["template_id"]
+        status, _, created = router.api("POST", f"/segment-templates/{tid}/segments", headers=headers)
+        if status != 201:
+            raise RuntimeError(f"could not create segment {tid}: {status} {created}")
+    # Each creation started a refresh run; the refresh workers compute the memberships.
+    router.drain(max_rounds=10_000, only={"SegmentRefreshFunction"})
+    for template in ai_templates:
+        tid = template["template_id"]
+        size = router.api("GET", f"/segments/{tid}", headers=headers)[2]["member_count"]
+        log(f"  {template['name']:<28} {size:>6}   {tid}")
+
+    now, tz = clock.now(), ZoneInfo(env.function_environment("ApiFunction")["SHOP_TIME_ZONE"])
+    views = [build_view(c.history, now, tz, model).attributes for c in scan_customers(DynamoStore(table))]
+    groups = Counter(v["rfm.group"] for v in views if "rfm.group" in v)
+    log("\ncustomers per RFM group")
+    for group in RFM_GROUPS:
+        log(f"  {group:<20} {groups.get(group, 0):>6}")
+    ranked = sorted((v for v in views if "predicted.clv" in v), key=lambda v: -v["predicted.clv"])[:top]
+    log(f"\ntop {len(ranked)} customers by predicted CLV over {doc.clv.horizon_days:g} days")
+    log(f"  {'customer':<10} {'CLV':>9} {'P(alive)':>9} {'churn':<7} {'orders':>6}  RFM group")
+    for v in ranked:
+        log(
+            f"  {v['customer_id']:<10} {v['predicted.clv']:>9,.2f} {v['predicted.p_alive']:>9.2f} "
+            f"{v['predicted.churn_risk']:<7} {v['orders_count']:>6}  {v.get('rfm.group', '-')}"
+        )
+    return True
+
+
+def train_models(router: Router) -> None:
+    """6. Fit the AI segment models on what the shop has told us, and show what they found."""
+    # Imported here: it loads the layer's store, whose metrics object must only be created once the demo has
+    # switched CloudWatch metrics off (see run_demo).
+    from local_runtime.training import train_step
+
+    train_step(router, print)
 
 
 def show_freshness(router: Router, headers: dict[str, str], env: Any, now: datetime) -> None:
@@ -312,3 +447,130 @@ def _configure(parser: argparse.ArgumentParser) -> None:
 
 
 COMMAND = Command(help="run the synthetic shop end to end on the local runtime", configure=_configure, run=run_demo)
+
+
+# ---------------------------------------------------------------- imports
+
+
+IMPORT_EXISTING = 40  # customers of the shop above, exported again: merged
+IMPORT_NEW = 25  # people the shop above does not have: created
+
+
+def import_exports(router: Router, headers: dict[str, str], seed: int, customers: int) -> None:
+    """A Shopify customers export and an orders export (with a few bad rows) imported through the API and S3."""
+    import csv
+    import io
+    import urllib.request
+
+    from local_runtime.exports import customer_rows, order_rows, people
+
+    log = print
+    everyone = list(people(seed, customers + IMPORT_NEW))
+    known, new = everyone[: min(IMPORT_EXISTING, customers)], everyone[customers:]
+    customer_lines = list(customer_rows([*known, *new]))
+    bad_customers = [
+        [
+            "'9000001",
+            "Broken",
+            "Email",
+            "not-an-email",
+            "no",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "GB",
+            "",
+            "",
+            "",
+            "no",
+            "0",
+            "0",
+            "",
+            "no",
+            "",
+        ],
+        [
+            "'9000002",
+            '=HYPERLINK("http://example.com")',
+            "Smith",
+            "formula@example.com",
+            "no",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "Atlantis",
+            "",
+            "",
+            "",
+            "no",
+            "0",
+            "0",
+            "",
+            "no",
+            "",
+        ],
+        ["'9000003", "Short", "Row", "short@example.com"],
+    ]
+    customer_lines[5:5] = [_csv_line(row) for row in bad_customers]
+    order_lines = list(order_rows(new))
+    first_order = next(csv.reader([order_lines[1]]))
+    bad_line = [
+        first_order[0],
+        first_order[1],
+        *[""] * 9,
+        "several",
+        "Lavender oil",
+        "7.50",
+        "EO-LAV-10",
+        "",
+        "",
+        "",
+        "",
+        "",
+    ]
+    order_lines.insert(2, _csv_line(bad_line))  # a line with a bad quantity: its whole order is rejected
+    log("\nimporting a Shopify customers export and an orders export (POST /imports, PUT to S3, S3 event) ...")
+    for file_name, lines in (("customers_export.csv", customer_lines), ("orders_export.csv", order_lines)):
+        status, _, created = router.api("POST", "/imports", body={"file_name": file_name}, headers=headers)
+        if status != 201:
+            raise RuntimeError(f"POST /imports failed: {status} {created}")
+        # A content type, as any HTTP client uploading a file sends: without one, urllib sends form encoding,
+        # which the local emulator (unlike S3) reads as a form and stores an empty object.
+        request = urllib.request.Request(  # noqa: S310 - the presigned URL of the local runtime
+            created["upload_url"], data="".join(lines).encode(), method="PUT", headers={"Content-Type": "text/csv"}
+        )
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(request, timeout=30):
+            pass
+        stats = router.drain(max_rounds=10_000)
+        for error in stats.errors[:1]:
+            log(f"  import error: {error}")
+        job = router.api("GET", f"/imports/{created['job_id']}", headers=headers)[2]
+        counts = ", ".join(f"{name} {value}" for name, value in job["counts"].items())
+        log(
+            f"  {file_name}: {len(lines) - 1} rows, preset {job['preset']}, "
+            f"{job['state']} in {job['duration_seconds']} s"
+        )
+        log(
+            f"    {counts}; chunks {job['chunks_done']}/{job['chunks_total']}; "
+            f"invocations {stats.invocations_by_function}"
+        )
+        if job.get("report_key"):
+            bucket = router.env.physical_ids["ImportBucket"]
+            log(f"    reject report: s3://{bucket}/{job['report_key']} (GET /imports/{created['job_id']} gives a link)")
+            body = router.env.client("s3").get_object(Bucket=bucket, Key=job["report_key"])["Body"].read().decode()
+            for row in list(csv.reader(io.StringIO(body)))[1:4]:
+                log(f"      row {row[0]}: {row[1] or '(row)'}: {row[2]}")
+
+
+def _csv_line(cells: list[str]) -> str:
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(cells)
+    return buffer.getvalue()

@@ -23,6 +23,7 @@ is not plain JSON (binary values come back as bytes) still goes through moto's s
 from __future__ import annotations
 
 import json
+import re
 import threading
 from typing import Any
 
@@ -97,6 +98,8 @@ def apply() -> None:
 
     Table.scan = scan  # type: ignore[method-assign]
     DynamoResult.execute_result = execute_result  # type: ignore[method-assign, assignment]
+    _complete_s3_events()
+    _fast_partiql_inserts()
     _applied = True
 
 
@@ -126,3 +129,71 @@ def _index_candidates(table: Table, conditions: list[tuple[str, Any]]) -> list[A
             if all(name in attrs and attrs[name] == value for name, value in conditions):
                 out.append(item)
     return out
+
+
+_INSERT = re.compile(r'\s*INSERT\s+INTO\s+"?([A-Za-z0-9_.-]+)"?\s+VALUE\s+\{(.*)\}\s*', re.S | re.I)
+_VALUE_BODY = re.compile(r"\s*'[^']+'\s*:\s*\?\s*(?:,\s*'[^']+'\s*:\s*\?\s*)*")
+_NAME = re.compile(r"'([^']+)'\s*:")
+
+
+def _fast_partiql_inserts() -> None:
+    """moto runs every PartiQL statement by copying *every table* into the parser (O(n) per statement), and
+    its INSERT overwrites an existing item where DynamoDB refuses it with ``DuplicateItem``. A parameterised
+    ``INSERT INTO "t" VALUE {'a': ?, ...}`` in ``BatchExecuteStatement`` is applied here as DynamoDB does
+    it: a put on the condition that the key does not exist, one result per statement. Other statements go to
+    moto unchanged."""
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    original = DynamoDBBackend.batch_execute_statement
+
+    def batch_execute_statement(self: Any, statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for statement in statements:
+            match = _INSERT.fullmatch(statement["Statement"])
+            parameters = statement.get("Parameters") or []
+            names = _NAME.findall(match.group(2)) if match and _VALUE_BODY.fullmatch(match.group(2)) else []
+            table = self.tables.get(match.group(1)) if match else None
+            if table is None or not names or len(names) != len(parameters):
+                out.extend(original(self, [statement]))
+                continue
+            item = dict(zip(names, parameters, strict=True))
+            key = item.get(table.hash_key_attr)
+            sort = item.get(table.range_key_attr) if table.range_key_attr else None
+            if key is None or (table.range_key_attr and sort is None):
+                out.extend(original(self, [statement]))
+                continue
+            # The existence check moto's condition parser would make, without parsing a condition per item.
+            if table.get_item(DynamoType(key), DynamoType(sort) if sort is not None else None) is not None:
+                out.append(
+                    {
+                        "TableName": table.name,
+                        "Error": {"Code": "DuplicateItem", "Message": "Duplicate primary key exists in table"},
+                    }
+                )
+                continue
+            table.put_item(item)
+            out.append({"TableName": table.name})
+        return out
+
+    DynamoDBBackend.batch_execute_statement = batch_execute_statement  # type: ignore[method-assign]
+
+
+def _complete_s3_events() -> None:
+    """moto's S3 notification lacks two fields AWS sends: ``versionId`` (on a versioned bucket) and
+    ``sequencer``. Importers key their work on the version, so the local event carries both, as in AWS."""
+    from moto.s3 import notifications
+
+    original = notifications._get_s3_event
+
+    def get_s3_event(event_name: str, bucket: Any, key: Any, notification_id: str) -> Any:
+        event = original(event_name, bucket, key, notification_id)
+        for record in event["Records"]:
+            obj = record["s3"]["object"]
+            if getattr(bucket, "is_versioned", False) and getattr(key, "version_id", None):
+                obj["versionId"] = key.version_id
+            # Hex, growing with each change to the key, as S3's sequencer does (used to order events).
+            obj["sequencer"] = format(int(key.last_modified.timestamp() * 1_000_000), "016X")
+        return event
+
+    notifications._get_s3_event = get_s3_event

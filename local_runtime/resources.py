@@ -31,6 +31,7 @@ from local_runtime.template import (
     Resolver,
     Template,
     TemplateError,
+    iter_statements,
     load_template,
     references,
 )
@@ -177,6 +178,7 @@ class _Builder:
             "AWS::SQS::Queue": self._queue,
             "AWS::SQS::QueuePolicy": self._queue_policy,
             "AWS::S3::Bucket": self._bucket,
+            "AWS::S3::BucketPolicy": self._bucket_policy,
             "AWS::Events::EventBus": self._event_bus,
             "AWS::Events::Rule": self._rule,
             "AWS::SecretsManager::Secret": self._secret,
@@ -367,9 +369,27 @@ class _Builder:
         versioning = props.get("VersioningConfiguration")
         if versioning:
             s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": versioning["Status"]})
+        encryption = props.get("BucketEncryption")
+        if encryption:
+            # CloudFormation and the S3 API name the default-encryption block differently.
+            rules = [
+                {
+                    "ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"],
+                    **({"BucketKeyEnabled": _true(rule["BucketKeyEnabled"])} if "BucketKeyEnabled" in rule else {}),
+                }
+                for rule in encryption["ServerSideEncryptionConfiguration"]
+            ]
+            s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
+        public_access = props.get("PublicAccessBlockConfiguration")
+        if public_access:
+            s3.put_public_access_block(
+                Bucket=name,
+                PublicAccessBlockConfiguration={key: _true(value) for key, value in public_access.items()},
+            )
         cors = props.get("CorsConfiguration")
         if cors:
             s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": cors["CorsRules"]})
+        self._bucket_protection(name, props)
         self._register(
             logical_id,
             name,
@@ -387,6 +407,41 @@ class _Builder:
                 self._add_notification(name, boto_key, arn_key, config)
         if notifications.get("EventBridgeConfiguration"):
             self._notifications.setdefault(name, {})["EventBridgeConfiguration"] = []
+
+    def _bucket_protection(self, name: str, props: Mapping[str, Any]) -> None:
+        """Encryption, public access block and lifecycle rules, as CloudFormation would set them."""
+        s3 = self.client("s3")
+        encryption = props.get("BucketEncryption")
+        if encryption:
+            rules = [
+                {
+                    "ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"],
+                    **({"BucketKeyEnabled": _true(rule["BucketKeyEnabled"])} if "BucketKeyEnabled" in rule else {}),
+                }
+                for rule in encryption["ServerSideEncryptionConfiguration"]
+            ]
+            s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
+        block = props.get("PublicAccessBlockConfiguration")
+        if block:
+            s3.put_public_access_block(
+                Bucket=name, PublicAccessBlockConfiguration={key: _true(value) for key, value in block.items()}
+            )
+        lifecycle = props.get("LifecycleConfiguration")
+        if lifecycle:
+            s3.put_bucket_lifecycle_configuration(
+                Bucket=name, LifecycleConfiguration={"Rules": [_lifecycle_rule(rule) for rule in lifecycle["Rules"]]}
+            )
+
+    def _bucket_policy(self, logical_id: str, props: Mapping[str, Any]) -> None:
+        props = self.resolver.resolve(dict(props))
+        document = dict(props["PolicyDocument"])
+        # moto enforces bucket policies, and the local endpoint is plain HTTP on loopback: a "deny unless TLS"
+        # statement would deny everything here. It is AWS's to enforce (a template test checks it is there).
+        statements = [s for s in iter_statements(document) if not _denies_plain_http(s)]
+        if statements:
+            document["Statement"] = statements
+            self.client("s3").put_bucket_policy(Bucket=str(props["Bucket"]), Policy=json.dumps(document))
+        self._register(logical_id, f"{self.env.stack_name}-{logical_id}")
 
     def _add_notification(self, bucket: str, boto_key: str, arn_key: str, config: Mapping[str, Any]) -> None:
         entry: dict[str, Any] = {f"{arn_key}Arn": config[arn_key], "Events": _as_list(config["Event"])}
@@ -531,6 +586,26 @@ class _Builder:
 
 def _true(value: Any) -> bool:
     return value is True or str(value).lower() == "true"
+
+
+def _denies_plain_http(statement: Mapping[str, Any]) -> bool:
+    condition = (statement.get("Condition") or {}).get("Bool") or {}
+    return statement.get("Effect") == "Deny" and str(condition.get("aws:SecureTransport")).lower() == "false"
+
+
+def _lifecycle_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
+    """A CloudFormation lifecycle rule in the shape of the S3 API."""
+    out: dict[str, Any] = {"ID": rule.get("Id", ""), "Status": rule.get("Status", "Enabled")}
+    out["Filter"] = {"Prefix": rule.get("Prefix", "")}
+    if "ExpirationInDays" in rule:
+        out["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
+    noncurrent = rule.get("NoncurrentVersionExpiration")
+    if noncurrent:
+        out["NoncurrentVersionExpiration"] = {"NoncurrentDays": int(noncurrent["NoncurrentDays"])}
+    abort = rule.get("AbortIncompleteMultipartUpload")
+    if abort:
+        out["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": int(abort["DaysAfterInitiation"])}
+    return out
 
 
 def _as_list(value: Any) -> list[Any]:

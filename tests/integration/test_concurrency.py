@@ -21,6 +21,9 @@ class RecordingPublisher:
     def publish(self, changes, segments, reason):
         self.changes.extend(changes)
 
+    def resync(self, customer_id, segment_ids, segments, reason):
+        pass
+
 
 def order(order_id: str, total: float) -> OrderCompleted:
     line = OrderLine(sku="EO-1", category="essential_oils", quantity=1, unit_price=total)

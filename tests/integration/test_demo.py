@@ -25,3 +25,21 @@ def test_demo_runs_end_to_end_on_a_small_shop(capsys, monkeypatch):
     assert re.search(r"impact preview, high_value at 400 instead of 500: \d+ would enter", fresh)
     assert re.search(r"refresh run \S+ \(updated\): succeeded, 16/16 shards, 60 customers evaluated", fresh)
     assert "c-day-90 in dormant_90: True" in fresh and "minutes after her day 90" in fresh
+    platforms = out.split("what each marketing platform received")[1]
+    for channel in ("mailchimp", "hubspot", "klaviyo"):
+        assert f"  {channel}: " in platforms
+    # Every list holds exactly the consented members the reconciliation wanted there.
+    lists = re.findall(r"holds\s+(\d+)\s+\(wanted (\d+), .* pending 0, failures 0\)", platforms)
+    assert len(lists) == 9 and all(held == wanted for held, wanted in lists)
+    assert sum(int(held) for held, _ in lists) > 0
+    # the models are trained on the replayed history and described
+    models = out.split("training the AI segment models")[1]
+    assert "clusters (k=" in models or "customers" in models
+    assert "RFM grid" in models and "Champions" in models
+    assert re.search(r"model \S+ stored at s3://\S+/models/\S+/model\.json", models)
+    # the import part: both Shopify exports imported, their bad rows reported, and where the report is
+    imports = out.split("importing a Shopify customers export")[1]
+    assert re.search(r"customers_export\.csv: \d+ rows, preset shopify_customers, completed", imports)
+    assert re.search(r"orders_export\.csv: \d+ rows, preset shopify_orders, completed", imports)
+    assert re.search(r"rejected 3, suppressed 0", imports)
+    assert "reject report: s3://" in imports and "Lineitem quantity: not a whole number" in imports

@@ -310,6 +310,8 @@ def test_handler_exception_fails_the_whole_batch(
         QueueUrl=env.physical_ids["SyncQueue"],
         MessageBody=json.dumps({"detail": {"raise": True}}),
         MessageAttributes={"kind": {"DataType": "String", "StringValue": "sync"}},
+        MessageGroupId="channel-test",  # the sync queue is FIFO
+        MessageDeduplicationId="raise-1",
     )
     stats = router.drain()
     calls = _calls(fake_code["ChannelSyncFunction"])

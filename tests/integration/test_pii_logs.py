@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 
+from local_runtime.channels import start_fakes, stop_fakes
 from local_runtime.demo import customer_batches, sqs_batch
+from local_runtime.fakes.base import Faults
 from local_runtime.shop import generate_shop
 from local_runtime.webhook_receiver import WebhookReceiver
 from segmentation.observability import logger
@@ -16,6 +18,9 @@ def test_whole_flow_logs_no_email_phone_or_name(stack, moto_server, capsys, capl
     router = fresh_stack(moto_server, {"WebhookUrl": receiver.url})
     secret_id = router.env.physical_ids["WebhookSecret"]
     receiver.secret = router.env.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+    # Marketing platforms that fail a third of their requests, so error paths (whose platform texts often echo
+    # the refused address) are logged too.
+    platforms = start_fakes(router.env, ["mailchimp", "hubspot", "klaviyo"], faults=Faults.mixed(0.3, seed=3))
     shop = generate_shop(seed=11, customers=30)
     planted = set()
     for _, profile in shop.customers:
@@ -27,7 +32,14 @@ def test_whole_flow_logs_no_email_phone_or_name(stack, moto_server, capsys, capl
     try:
         key = {"x-api-key": "test-key"}
         for template in ("high_value", "lavender_lovers", "dormant_90"):
-            body = {"destinations": [{"channel": "webhook", "list_name": template}]}
+            body = {
+                "destinations": [
+                    {"channel": "webhook", "list_name": template},
+                    {"channel": "mailchimp", "list_name": template, "fields": {"FNAME": "first_name"}},
+                    {"channel": "hubspot", "list_name": template, "fields": {"lastname": "last_name"}},
+                    {"channel": "klaviyo", "list_name": template, "fields": {"phone_number": "phone"}},
+                ]
+            }
             router.api("POST", f"/segment-templates/{template}/segments", body=body, headers=key)
         events = list(shop.events())
         for start, batch in enumerate(customer_batches(events, 50)):
@@ -44,15 +56,23 @@ def test_whole_flow_logs_no_email_phone_or_name(stack, moto_server, capsys, capl
         router.api("POST", "/tags/vip/customers", body={"emails": emails}, headers=key)
         router.fire_schedule("BoundarySchedule")
         router.drain()
+        statuses = [
+            router.api("GET", f"/segments/{t}/sync", headers=key)[2]
+            for t in ("high_value", "lavender_lovers", "dormant_90")
+        ]
         shown = router.api("GET", f"/segments/high_value/refreshes/{impact['run_id']}", headers=key)[2]
         assert any(s["name"] for s in shown["impact"]["sample_enter"]), "names were shown, or the test proves little"
     finally:
         logger.setLevel(previous)
         receiver.stop()
+        stop_fakes(platforms)
 
     captured = capsys.readouterr()
     logs = captured.out + captured.err + "\n".join(r.getMessage() + str(r.__dict__) for r in caplog.records)
     assert receiver.deliveries, "the flow must have synced something, or the test proves little"
+    assert all(fake.members(fake_list) for fake in platforms.values() for fake_list in ["high_value"])
+    assert sum(sum(fake.faults_injected.values()) for fake in platforms.values()) > 0
     assert len(logs) > 1000
     leaked = sorted(p for p in planted if p in logs)
     assert leaked == []
+    assert not [p for p in planted if p in str(statuses)], "the sync status must not hold personal data either"

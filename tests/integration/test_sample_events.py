@@ -6,7 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventModel, EventBridgeModel, SqsModel
+from aws_lambda_powertools.utilities.parser.models import (
+    APIGatewayProxyEventModel,
+    EventBridgeModel,
+    S3Model,
+    SqsModel,
+)
 
 from segmentation.refresh.models import RefreshRun, ShardMessage
 from segmentation.refresh.tasks import ScheduledTask
@@ -25,6 +30,10 @@ def function_for(path: Path) -> str:
         return "SegmentRefreshFunction"
     if path.name.startswith("schedule_"):
         return "ScheduledRefreshFunction"
+    if path.name.startswith("model_training_"):
+        return "ModelTrainingFunction"
+    if path.name.startswith("import_"):
+        return "ImportFunction"
     return "CustomerEventsFunction"
 
 
@@ -35,6 +44,10 @@ def test_sample_event_has_the_shape_lambda_delivers(path: Path):
         APIGatewayProxyEventModel.model_validate(event)
     elif function_for(path) == "ScheduledRefreshFunction":
         ScheduledTask.model_validate(event)  # Scheduler passes the schedule's Input as the event
+    elif function_for(path) == "ModelTrainingFunction":
+        EventBridgeModel.model_validate(event)
+    elif function_for(path) == "ImportFunction":
+        S3Model.model_validate(event)
     else:
         batch = SqsModel.model_validate(event)
         if function_for(path) == "CustomerEventsFunction":
@@ -66,14 +79,23 @@ def test_sample_event_runs_through_the_local_runtime(stack, path: Path):
             )
         )
 
+    if function_for(path) == "ImportFunction":  # the upload the notification is about
+        body = (path.parent / "import_customers_export.csv").read_bytes()
+        bucket = stack.env.physical_ids["ImportBucket"]
+        stack.env.client("s3").put_object(Bucket=bucket, Key="imports/sample/customers export.csv", Body=body)
+
     # When the sample is invoked
     result = stack.invoke(function_for(path), event)
 
     # Then it is handled: API calls succeed, queue batches report no failures, schedules do their task
-    if function_for(path) == "ApiFunction":
+    if function_for(path) == "ImportFunction":
+        assert result == {"processed": 1}
+    elif function_for(path) == "ApiFunction":
         assert result["statusCode"] in (200, 201, 202), result["body"]
     elif function_for(path) == "ScheduledRefreshFunction":
         assert result["task"] == event["task"] and result.get("failed", 0) == 0
+    elif function_for(path) == "ModelTrainingFunction":
+        assert result["status"] == "trained" and result["model"].startswith("s3://")
     else:
         assert result == {"batchItemFailures": []}
     if function_for(path) == "SegmentRefreshFunction":

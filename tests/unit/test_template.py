@@ -345,3 +345,39 @@ def test_parameter_values_reject_unknown_names(template: Template) -> None:
     assert template.parameter_values({"ShopTimeZone": "UTC"})["ShopTimeZone"] == "UTC"
     with pytest.raises(TemplateError, match="Nope"):
         template.parameter_values({"Nope": "1"})
+
+
+# ---------------------------------------------------------------- imports
+
+
+def test_template_import_bucket_is_private_encrypted_versioned_and_expires_what_it_holds(template: Template) -> None:
+    bucket = template.properties("ImportBucket")
+    sse = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    assert sse["SSEAlgorithm"] in ("AES256", "aws:kms")
+    assert all(value is True for value in bucket["PublicAccessBlockConfiguration"].values())
+    assert len(bucket["PublicAccessBlockConfiguration"]) == 4
+    assert bucket["VersioningConfiguration"]["Status"] == "Enabled"
+    rules = {rule["Id"]: rule for rule in bucket["LifecycleConfiguration"]["Rules"]}
+    assert (rules["ExpireUploads"]["Prefix"], rules["ExpireUploads"]["ExpirationInDays"]) == ("imports/", 30)
+    assert (rules["ExpireRejectReports"]["Prefix"], rules["ExpireRejectReports"]["ExpirationInDays"]) == (
+        "reports/",
+        90,
+    )
+    assert rules["ExpireNoncurrentVersions"]["NoncurrentVersionExpiration"]["NoncurrentDays"] == 7
+    policy = template.properties("ImportBucketPolicy")["PolicyDocument"]
+    deny = [s for s in iter_statements(policy) if s["Effect"] == "Deny"]
+    assert deny and deny[0]["Condition"]["Bool"]["aws:SecureTransport"] == "false"
+
+
+def test_template_import_function_is_triggered_by_uploads_and_chunks(template: Template) -> None:
+    spec = template.functions()["ImportFunction"]
+    upload = next(event for event in spec.events if event.type == "S3")
+    assert upload.properties["Bucket"] == {"Ref": "ImportBucket"}
+    rules = upload.properties["Filter"]["S3Key"]["Rules"]
+    assert rules == [{"Name": "prefix", "Value": "imports/"}]
+    chunks = next(event for event in spec.events if event.type == "SQS")
+    assert _logical_id(chunks.properties["Queue"]) == "ImportQueue"
+    assert "ImportDLQ" in _dead_letter_queues(template)
+    # the suppression salt is readable: imports check and add suppressions, and index rejects by fingerprint
+    secrets = [p for p in spec.properties["Policies"] if "AWSSecretsManagerGetSecretValuePolicy" in p]
+    assert secrets == [{"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "SuppressionSalt"}}}]

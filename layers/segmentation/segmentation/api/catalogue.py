@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from segmentation.features.catalogue import ATTRIBUTES, EVENT_PROPERTIES
-from segmentation.segments.templates import TEMPLATES
+from segmentation.segments.templates import ALL_TEMPLATES
 
 router = Router()
 
@@ -22,6 +22,7 @@ def list_attributes() -> dict[str, Any]:
                 "group": a.group,
                 "description": a.description,
                 "time_relative": a.time_relative,
+                "model": a.model,
             }
             for a in ATTRIBUTES
         ],
@@ -33,7 +34,7 @@ def list_attributes() -> dict[str, Any]:
 def list_templates() -> dict[str, Any]:
     return {
         "templates": [
-            {"template_id": t.template_id, "name": t.name, "description": t.description, "rule": t.rule}
-            for t in TEMPLATES
+            {"template_id": t.template_id, "name": t.name, "description": t.description, "rule": t.rule, "kind": t.kind}
+            for t in ALL_TEMPLATES
         ]
     }

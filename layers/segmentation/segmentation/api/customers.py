@@ -21,7 +21,7 @@ from segmentation.domain.models import (
     TagChange,
 )
 from segmentation.features.compute import build_view
-from segmentation.segments.realtime import Outcome
+from segmentation.segments.realtime import Outcome, explain_with_model
 from segmentation.store.errors import NotFound
 from segmentation.wiring import services
 
@@ -50,7 +50,9 @@ def upsert_customer(customer_id: CustomerPath, body: Annotated[CustomerUpsert, B
 
 
 @router.get(
-    "/customers/<customer_id>", responses={404: ERROR}, summary="Profile, features as of now, and segments with why"
+    "/customers/<customer_id>",
+    responses={404: ERROR},
+    summary="Profile, features and scores as of now, RFM group history, and segments with why",
 )
 def get_customer(customer_id: CustomerPath) -> dict[str, Any]:
     svc = services()
@@ -58,22 +60,26 @@ def get_customer(customer_id: CustomerPath) -> dict[str, Any]:
     loaded = svc.store.load_customer(customer_id)
     if not loaded.exists:
         raise NotFound(f"customer {customer_id} not found")
-    view = build_view(loaded.history, now, svc.settings.tz)
+    model = svc.models.current()
+    view = build_view(loaded.history, now, svc.settings.tz, model)
     active = svc.registry.active()
     segments = []
     for segment_id, record in sorted(loaded.memberships.items()):
         if not record.member:
             continue
         segment = active.get(segment_id)
+        why = explain_with_model(segment.rule, view, now, svc.settings.tz, model) if segment else record.trace
         segments.append(
             {
                 "segment_id": segment_id,
                 "entered_at": record.entered_at.isoformat() if record.entered_at else None,
-                "why": segment.rule.explain(view, now, svc.settings.tz) if segment else record.trace,
+                "why": why,
             }
         )
+    profile = loaded.history.profile
     return {
-        "profile": loaded.history.profile.model_dump(mode="json"),
+        "profile": profile.model_dump(mode="json", exclude={"rfm_history"}),
+        "rfm_history": [move.model_dump(mode="json") for move in profile.rfm_history],
         "features": {k: _json(v) for k, v in sorted(view.attributes.items())},
         "orders": len(loaded.history.orders),
         "segments": segments,

@@ -138,6 +138,8 @@ def segment_members(
 
 @router.get("/segments/<segment_id>/sync", responses={404: ERROR}, summary="Per-channel sync status of a segment")
 def segment_sync(segment_id: SegmentPath) -> dict[str, Any]:
+    from segmentation.store.sync_state import DynamoSyncState
+
     svc = services()
     svc.segments.get(segment_id)
-    return {"segment_id": segment_id, "channels": svc.store.sync_states(segment_id)}
+    return {"segment_id": segment_id, "channels": DynamoSyncState(svc.settings.table_name).status(segment_id)}

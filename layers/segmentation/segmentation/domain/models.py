@@ -40,6 +40,48 @@ class ConsentState(Strict):
     updated_at: Instant
 
 
+# How much sending a status permits. Moving up the scale is an upgrade, which only a consent source may make;
+# moving down (an opt-out, a bounce) is a downgrade, which any source may report. "never_asked" sits above
+# "unsubscribed": turning an opt-out back into "we don't know" would quietly lift it.
+CONSENT_RANK: dict[ConsentStatus, int] = {
+    ConsentStatus.UNSUBSCRIBED: 0,
+    ConsentStatus.NEVER_ASKED: 1,
+    ConsentStatus.PENDING: 2,
+    ConsentStatus.SUBSCRIBED: 3,
+}
+
+
+def consent_change_allowed(
+    current: ConsentState | None, status: ConsentStatus, at: datetime, *, consent_source: bool
+) -> bool:
+    """Whether a change to ``status`` made at ``at`` may replace ``current`` on one channel.
+
+    Two rules, in this order: an older change never overwrites a newer one (deliveries can be late or
+    reordered); and only a consent source (the person themselves through the shop or the API, or an import
+    declared to be a consent record) can upgrade a status. Any source can downgrade one.
+    """
+    if current is not None and current.updated_at > at:
+        return False
+    before = current.status if current is not None else ConsentStatus.NEVER_ASKED
+    return consent_source or CONSENT_RANK[status] <= CONSENT_RANK[before]
+
+
+def apply_consent(
+    consent: dict[ConsentChannel, ConsentState],
+    channels: dict[ConsentChannel, ConsentStatus],
+    source: str,
+    at: datetime,
+    *,
+    consent_source: bool,
+) -> dict[ConsentChannel, ConsentState]:
+    """The consent map after a change per channel; channels the rules refuse keep their state."""
+    out = dict(consent)
+    for channel, status in channels.items():
+        if consent_change_allowed(out.get(channel), status, at, consent_source=consent_source):
+            out[channel] = ConsentState(status=status, source=source[:64], updated_at=at)
+    return out
+
+
 class ConsentUpdate(Strict):
     """``PUT /customers/{id}/consent``: one or more channels, each with its new status."""
 
@@ -82,6 +124,15 @@ class CustomerUpsert(Strict):
         return value
 
 
+class RfmMove(Model):
+    """The customer's RFM group changed (observed when their features were last derived)."""
+
+    at: datetime
+    from_group: str | None = Field(default=None, description="Previous group; null the first time.")
+    to_group: str
+    model_version: str | None = None
+
+
 class CustomerProfile(Model):
     """The stored profile: what the customer or the shop told us, not what we derived."""
 
@@ -104,20 +155,31 @@ class CustomerProfile(Model):
     registered_at: datetime | None = None
     updated_at: datetime | None = None
     field_times: dict[str, datetime] = Field(default_factory=dict, description="When each field was last set.")
+    field_sources: dict[str, str] = Field(
+        default_factory=dict, description="Who last set each field: 'api', 'shop', 'import:<job id>', ..."
+    )
+    rfm_history: list[RfmMove] = Field(
+        default_factory=list, description="RFM group changes, oldest first (the most recent ones are kept)."
+    )
 
-    def apply(self, change: CustomerUpsert, at: datetime) -> CustomerProfile:
-        """The profile after ``change`` made at ``at``; fields it did not mention are kept.
+    def apply(self, change: CustomerUpsert, at: datetime, source: str | None = None) -> CustomerProfile:
+        """The profile after ``change`` made at ``at`` by ``source``; fields it did not mention are kept.
 
-        Each field remembers when it was last set, and a change older than that loses for that field: a late
-        or redelivered update never overwrites newer data.
+        Each field remembers when it was last set and by whom, and a change older than that loses for that
+        field: a late or redelivered update, or an old spreadsheet, never overwrites newer data.
         """
         data = self.model_dump()
         times = dict(self.field_times)
+        sources = dict(self.field_sources)
 
         def newer(field: str) -> bool:
             if field in times and times[field] > at:
                 return False
             times[field] = at
+            if source is not None:
+                sources[field] = source
+            else:
+                sources.pop(field, None)
             return True
 
         for name in change.model_fields_set - {"occurred_at", "custom", "consent"}:
@@ -134,6 +196,7 @@ class CustomerProfile(Model):
                     custom[key] = value
             data["custom"] = custom
         data["field_times"] = times
+        data["field_sources"] = sources
         for list_field in ("preferred_scents", "preferred_categories", "tags"):
             if data[list_field] is None:
                 data[list_field] = []

@@ -1,8 +1,10 @@
 """The documented attribute catalogue: every name a rule may use, with its type.
 
 Types drive validation (a value that does not fit the attribute is rejected when the rule is defined) and
-evaluation (dates compare as instants, strings case-insensitively). Families such as ``custom.<key>`` and
-``category_share.<category>`` accept any key; their type is the family's.
+evaluation (dates compare as instants, strings case-insensitively). Families such as ``custom.<key>``,
+``category_share.<category>`` and ``affinity.<category>`` accept any key; their type is the family's.
+Attributes flagged ``model`` are scored from the published model document (``segmentation.models``) and are
+missing until one exists.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class Attribute:
     group: str
     description: str
     time_relative: bool = False  # its value changes with the mere passage of time
+    model: bool = False  # scored from the published model document: changes when a new model is published
 
     @property
     def is_family(self) -> bool:
@@ -43,6 +46,11 @@ _S, _N, _B, _DT, _D, _L, _ANY = (
     AttrType.STRING_LIST,
     AttrType.ANY,
 )
+
+
+def _scored(name: str, kind: AttrType, group: str, text: str, time_relative: bool = False) -> Attribute:
+    return Attribute(name, kind, group, text, time_relative=time_relative, model=True)
+
 
 ATTRIBUTES: tuple[Attribute, ...] = (
     # demographics and geography
@@ -98,6 +106,39 @@ ATTRIBUTES: tuple[Attribute, ...] = (
     Attribute("consent.push", _S, "consent", "subscribed, unsubscribed, never_asked or pending."),
     Attribute("consent.ads", _S, "consent", "subscribed, unsubscribed, never_asked or pending."),
     Attribute("custom.*", _ANY, "custom", "Any custom attribute stored on the profile, e.g. custom.loyalty_tier."),
+    # AI segments: scored from the current model document (docs/models.md); missing until a model is published
+    _scored("model.version", _S, "model", "Version of the model document the scores come from."),
+    _scored("model.fallback", _B, "model", "True when predictions come from the RFM-group fallback (small data)."),
+    _scored(
+        "rfm.recency_score", _N, "rfm", "1-5 by quintile breaks of days since the last order; 5 = most recent.", True
+    ),
+    _scored("rfm.frequency_score", _N, "rfm", "1-5 by quintile breaks of orders_count; 5 = most orders."),
+    _scored("rfm.monetary_score", _N, "rfm", "1-5 by quintile breaks of total_spent; 5 = highest spend."),
+    _scored("rfm.group", _S, "rfm", "Named RFM group, e.g. Champions, At Risk, Lost (the R x F grid).", True),
+    _scored("predicted.p_alive", _N, "predictive", "Probability (0..1) that the customer is still buying.", True),
+    _scored("predicted.orders_next_30d", _N, "predictive", "Expected orders in the next 30 days.", True),
+    _scored("predicted.orders_next_90d", _N, "predictive", "Expected orders in the next 90 days.", True),
+    _scored("predicted.orders_next_365d", _N, "predictive", "Expected orders in the next 365 days.", True),
+    _scored("predicted.orders_next_90d_low", _N, "predictive", "Fallback only: low bound of orders_next_90d.", True),
+    _scored("predicted.orders_next_90d_high", _N, "predictive", "Fallback only: high bound of orders_next_90d.", True),
+    _scored("predicted.order_value", _N, "predictive", "Expected value of the customer's future orders.", True),
+    _scored("predicted.clv", _N, "predictive", "Predicted customer value over the model's horizon, discounted.", True),
+    _scored("predicted.clv_low", _N, "predictive", "Fallback only: low bound of the predicted CLV.", True),
+    _scored("predicted.clv_high", _N, "predictive", "Fallback only: high bound of the predicted CLV.", True),
+    _scored(
+        "predicted.churn_risk", _S, "predictive", "low, medium or high, from P(alive) and the model's bands.", True
+    ),
+    _scored("predicted.next_order_at", _DT, "predictive", "Expected next order, if still buying; else missing.", True),
+    _scored("cluster.id", _S, "clustering", "Id of the behavioural cluster (stable across retrains), e.g. c2.", True),
+    _scored("cluster.label", _S, "clustering", "Plain-language description of the cluster.", True),
+    _scored("affinity.*", _N, "affinity", "Affinity (0..1) for a category, 0.5 = average, e.g. affinity.candles."),
+    _scored("replenish_at.*", _DT, "replenishment", "When a consumable category is expected to run out."),
+    _scored("replenish_in_days.*", _N, "replenishment", "Whole days until replenish_at; negative when overdue.", True),
+    _scored(
+        "replenish_interval_days.*", _N, "replenishment", "Reorder interval used: own (2+ purchases) or population."
+    ),
+    _scored("replenish_next_in_days", _N, "replenishment", "Days until the next replenishment not yet overdue.", True),
+    _scored("replenish_next_category", _S, "replenishment", "Category of replenish_next_in_days.", True),
 )
 
 _BY_NAME = {a.name: a for a in ATTRIBUTES if not a.is_family}
@@ -113,6 +154,12 @@ def lookup(name: str) -> Attribute | None:
     if family is not None and key and key.replace("_", "").replace("-", "").isalnum():
         return family
     return None
+
+
+def is_model_attribute(name: str) -> bool:
+    """Whether ``name`` is scored from the model document (so a new model can change it)."""
+    entry = lookup(name)
+    return entry is not None and entry.model
 
 
 def all_names() -> list[str]:

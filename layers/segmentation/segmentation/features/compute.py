@@ -9,10 +9,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from segmentation.domain.models import CustomerProfile, StoredEngagement, StoredOrder
+
+if TYPE_CHECKING:
+    from segmentation.models.scoring import ScoringModel
 
 
 @dataclass(frozen=True)
@@ -76,13 +79,21 @@ def order_props(order: StoredOrder) -> dict[str, Any]:
     }
 
 
-def build_view(history: CustomerHistory, now: datetime, tz: ZoneInfo) -> CustomerView:
-    """The customer's attributes and events as of ``now``. Pure: same inputs, same view."""
+def build_view(
+    history: CustomerHistory, now: datetime, tz: ZoneInfo, model: ScoringModel | None = None
+) -> CustomerView:
+    """The customer's attributes and events as of ``now``. Pure: same inputs, same view.
+
+    With a ``model`` (the published model document, parsed), the model attributes (RFM, predictions, cluster,
+    affinity, replenishment) are scored from the plain features; without one they are missing.
+    """
     profile = history.profile
     attrs: dict[str, Any] = {}
     attrs.update(_profile_attributes(profile, now, tz))
     attrs.update(_purchase_attributes(history.orders, now, tz))
     attrs.update(_engagement_attributes(history.engagements, now, tz))
+    if model is not None:
+        attrs.update(model.score(history, attrs, now, tz))
     return CustomerView(profile.customer_id, attrs, _events(history, now))
 
 

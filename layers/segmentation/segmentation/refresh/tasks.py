@@ -53,7 +53,9 @@ def run_scheduled(event: dict[str, Any], svc: Services, remaining_ms: Callable[[
 def process_shard(body: str, receive_count: int, svc: Services, evaluator_factory: EvaluatorFactory) -> None:
     """One message of the refresh queue. Raises to have SQS deliver it again (dead-lettered after the last try)."""
     message = ShardMessage.model_validate_json(body)
-    worker = ShardWorker(svc.store, svc.runs, svc.publisher, svc.settings.tz, evaluator_factory)
+    worker = ShardWorker(
+        svc.store, svc.runs, svc.publisher, svc.settings.tz, evaluator_factory, models=svc.models.current
+    )
     try:
         worker.process(message, clock.now())
     except Exception:

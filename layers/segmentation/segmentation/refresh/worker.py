@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from segmentation.features.compute import CustomerView, build_view
@@ -33,11 +33,21 @@ from segmentation.refresh.models import RefreshRun, RunKind, ShardCounts, ShardM
 from segmentation.rules import Rule, parse_rule
 from segmentation.segments.boundaries import BoundaryPlan, next_boundary
 from segmentation.segments.models import MembershipChange, MembershipRecord, SegmentDefinition
-from segmentation.segments.realtime import ChangePublisher, snapshot_of, unannounced_changes
+from segmentation.segments.realtime import (
+    ChangePublisher,
+    ModelProvider,
+    explain_with_model,
+    no_model,
+    snapshot_of,
+    unannounced_changes,
+)
 from segmentation.segments.registry import compile_definitions
 from segmentation.store.dynamo import DynamoStore, LoadedCustomer
 from segmentation.store.errors import ConcurrentUpdate
 from segmentation.store.runs import SAMPLE_SIZE, RunStore
+
+if TYPE_CHECKING:
+    from segmentation.models.scoring import ScoringModel
 
 CHUNK_SIZE = 2000  # customers evaluated together: large enough for a vectorised evaluator, small in memory
 CUSTOMER_ATTEMPTS = 5
@@ -50,7 +60,7 @@ MAX_RECEIVES = 5
 
 class Evaluator(Protocol):
     def evaluate(
-        self, views: Sequence[CustomerView], memberships: Mapping[str, set[str]] | None = None
+        self, views: Sequence[CustomerView], *, memberships: Mapping[str, set[str]] | None = None
     ) -> dict[str, set[str]]: ...
 
 
@@ -67,6 +77,7 @@ class _Plan:
     rules: dict[str, Rule]
     boundaries: BoundaryPlan
     evaluator: Evaluator | None
+    model: ScoringModel | None = None  # the published scoring model, as the real-time path sees it
 
 
 @dataclass
@@ -94,6 +105,7 @@ class ShardWorker:
         evaluator_factory: EvaluatorFactory,
         *,
         chunk_size: int = CHUNK_SIZE,
+        models: ModelProvider = no_model,
     ) -> None:
         self.store = store
         self.runs = runs
@@ -101,6 +113,7 @@ class ShardWorker:
         self.tz = tz
         self.evaluator_factory = evaluator_factory
         self.chunk_size = chunk_size
+        self.models = models
 
     def process(self, message: ShardMessage, now: datetime) -> ShardCounts | None:
         """Process one shard; ``None`` when there was nothing to do (shard already recorded, run gone)."""
@@ -164,6 +177,7 @@ class ShardWorker:
             rules=rules,
             boundaries=BoundaryPlan.of(s.rule for s in active.values()),
             evaluator=self.evaluator_factory(rules, now, self.tz) if rules else None,
+            model=self.models(),
         )
 
     # -- one chunk -----------------------------------------------------------------------------------
@@ -171,7 +185,7 @@ class ShardWorker:
     def _chunk(
         self, run: RefreshRun, plan: _Plan, chunk: list[LoadedCustomer], now: datetime, counts: ShardCounts
     ) -> None:
-        views = [build_view(c.history, now, self.tz) for c in chunk]
+        views = [build_view(c.history, now, self.tz, plan.model) for c in chunk]
         matched = plan.evaluator.evaluate(views) if plan.evaluator is not None else {}
         counts.evaluated += len(chunk)
         decisions = [self._decide(run, plan, c, v, matched, now) for c, v in zip(chunk, views, strict=True)]
@@ -269,7 +283,7 @@ class ShardWorker:
             entered=entered,
             at=now,
             segment_version=plan.definitions[segment_id].version,
-            trace=rule.explain(view, now, self.tz) if entered and rule is not None else None,
+            trace=explain_with_model(rule, view, now, self.tz, plan.model) if entered and rule is not None else None,
             run_id=run.run_id,
         )
 
@@ -292,7 +306,7 @@ class ShardWorker:
             customer = self.store.load_customer(customer_id)
             if not customer.exists:
                 return
-            view = build_view(customer.history, now, self.tz)
+            view = build_view(customer.history, now, self.tz, plan.model)
             matched = plan.evaluator.evaluate([view]) if plan.evaluator is not None else {}
             decision = self._decide(run, plan, customer, view, matched, now)
             try:

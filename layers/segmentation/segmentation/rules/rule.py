@@ -8,6 +8,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from segmentation.features.catalogue import is_model_attribute
 from segmentation.features.compute import CustomerView
 from segmentation.rules.evaluate import Clock, Pred, compile_node
 from segmentation.rules.explain import explain_node
@@ -88,7 +89,8 @@ class Rule:
 
     @property
     def root(self) -> Node:
-        """The typed, validated tree (immutable), for analyses such as when time can change the verdict."""
+        """The typed, validated tree (immutable nodes), for other compilers and analyses of the same rule (SQL,
+        when time can change the verdict)."""
         return self._root
 
     @property
@@ -111,6 +113,12 @@ class Rule:
         """Whether membership can change with the mere passage of time (relative operators, windows,
         time-relative attributes such as ``days_since_last_order``)."""
         return self._time_relative
+
+    @property
+    def uses_model(self) -> bool:
+        """Whether the rule reads a model attribute (``rfm.*``, ``predicted.*``, ``cluster.*``, ...): its
+        membership can change when a new model is published, and its explanations name the model version."""
+        return any(is_model_attribute(name) for name in self._attributes)
 
     def depends_on(self, changed_attributes: Iterable[str], changed_events: Iterable[str]) -> bool:
         """Whether a change to these attributes or events can change the rule's verdict for a customer.

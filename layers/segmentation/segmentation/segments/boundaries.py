@@ -8,7 +8,9 @@ last order, the local midnight of a birthday, a fact dated in the future becomin
 is ``next_boundary_at``; until then every verdict is what it was at ``now``.
 
 The boundary may be early (re-evaluating then changes nothing, and a later boundary is computed), but never late:
-that is the contract the boundary schedule and its latency guarantee rely on (see docs/freshness.md). Near a
+that is the contract the boundary schedule and its latency guarantee rely on (see docs/freshness.md). Scores of
+the published model (``predicted.*``, ``rfm.*``, ...) are the exception: they drift continuously and are left to
+the daily refresh of time-relative segments. Near a
 daylight-saving change the wall-clock window cannot be inverted exactly, so the boundary is then taken a few
 hours early (``DST_MARGIN``); everywhere else it is the exact microsecond at which the verdict can change.
 """
@@ -22,6 +24,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
+from segmentation.features.catalogue import is_model_attribute
 from segmentation.features.compute import CustomerHistory, CustomerView, window_start
 from segmentation.rules import Rule
 from segmentation.rules.evaluate import runtime_instant
@@ -74,6 +77,10 @@ class BoundaryPlan:
                         event_windows.add((node.event, node.within_last_days))
                     continue
                 if not isinstance(node, AttrLeaf) or node.is_property or not node.time_relative:
+                    continue
+                if is_model_attribute(node.name):
+                    # Model scores (P(alive), expected orders, CLV) decay continuously with no single instant to
+                    # wait for; the daily refresh re-evaluates every time-relative segment (docs/freshness.md).
                     continue
                 if node.op in RELATIVE_TIME_OPS:
                     attribute_windows.add((node.name, int(node.operand)))

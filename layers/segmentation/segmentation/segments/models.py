@@ -39,6 +39,12 @@ class Destination(Model):
         default=ConsentChannel.EMAIL,
         description="Consent needed to be sent to this destination; null for internal destinations.",
     )
+    fields: dict[str, str] = Field(
+        default_factory=dict,
+        max_length=50,
+        description="Field mapping: platform field name -> profile attribute (e.g. FNAME -> first_name).",
+        examples=[{"FNAME": "first_name"}],
+    )
 
 
 class SegmentInput(Model):

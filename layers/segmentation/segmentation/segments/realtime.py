@@ -21,12 +21,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from segmentation.domain.models import (
     ConsentChannel,
-    ConsentState,
     ConsentStatus,
     CustomerProfile,
     CustomerUpsert,
@@ -37,8 +36,12 @@ from segmentation.domain.models import (
     StoredOrder,
     TagChange,
 )
-from segmentation.features.compute import CustomerView, build_view
+from segmentation.domain.models import apply_consent as domain_apply_consent
+from segmentation.features.compute import CustomerHistory, CustomerView, build_view
+from segmentation.models.explain import model_context
+from segmentation.models.movement import track_rfm_group
 from segmentation.observability import logger
+from segmentation.rules import Rule
 from segmentation.segments.boundaries import next_boundary
 from segmentation.segments.models import MembershipChange, MembershipRecord, SegmentDefinition
 from segmentation.segments.registry import ActiveSegment, SegmentRegistry
@@ -48,12 +51,22 @@ from segmentation.store.dynamo import (
     Fact,
     LoadedCustomer,
     engagement_fact,
+    membership_item,
     order_fact,
+    profile_item,
     refund_fact,
 )
 from segmentation.store.errors import ConcurrentUpdate, NotFound
 
+if TYPE_CHECKING:
+    from segmentation.models.scoring import ScoringModel
+
 ProfileChange = Callable[[CustomerProfile], CustomerProfile]
+ModelProvider = Callable[[], "ScoringModel | None"]
+
+
+def no_model() -> ScoringModel | None:
+    return None
 
 
 class ChangePublisher(Protocol):
@@ -62,6 +75,12 @@ class ChangePublisher(Protocol):
     def publish(
         self, changes: list[MembershipChange], segments: Mapping[str, SegmentDefinition], reason: str
     ) -> None: ...
+
+    def resync(
+        self, customer_id: str, segment_ids: list[str], segments: Mapping[str, SegmentDefinition], reason: str
+    ) -> None:
+        """Re-check a member at their segments' destinations (consent or address changed, membership did not)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -97,15 +116,15 @@ def changed_attributes(before: dict[str, Any], after: dict[str, Any]) -> set[str
 
 
 def apply_consent(
-    profile: CustomerProfile, channels: dict[ConsentChannel, ConsentStatus], source: str, at: datetime
+    profile: CustomerProfile,
+    channels: dict[ConsentChannel, ConsentStatus],
+    source: str,
+    at: datetime,
+    *,
+    consent_source: bool = True,
 ) -> CustomerProfile:
-    """Set consent per channel unless the stored state is newer (late, reordered deliveries lose)."""
-    consent = dict(profile.consent)
-    for channel, status in channels.items():
-        current = consent.get(channel)
-        if current is not None and current.updated_at > at:
-            continue
-        consent[channel] = ConsentState(status=status, source=source, updated_at=at)
+    """Set consent per channel under the domain's rules (newer wins; only a consent source upgrades)."""
+    consent = domain_apply_consent(profile.consent, channels, source, at, consent_source=consent_source)
     return profile.model_copy(update={"consent": consent})
 
 
@@ -120,12 +139,14 @@ class MembershipEngine:
         tz: ZoneInfo,
         *,
         max_attempts: int = 5,
+        models: ModelProvider = no_model,
     ) -> None:
         self.store = store
         self.registry = registry
         self.publisher = publisher
         self.tz = tz
         self.max_attempts = max_attempts
+        self.models = models  # the current scoring model (cached per container), or None before training
 
     # -- facts -------------------------------------------------------------------------------------
 
@@ -145,13 +166,17 @@ class MembershipEngine:
         return self._reconcile(customer_id, now, set(), mutate=self._profile_change(change, now), claim_email=True)
 
     @staticmethod
-    def _profile_change(change: CustomerUpsert, now: datetime) -> ProfileChange:
+    def _profile_change(
+        change: CustomerUpsert, now: datetime, *, source: str | None = None, consent_source: bool = True
+    ) -> ProfileChange:
         at = change.occurred_at or now
 
         def mutate(profile: CustomerProfile) -> CustomerProfile:
-            updated = profile.apply(change, at)
+            updated = profile.apply(change, at, source)
             if change.consent:
-                updated = apply_consent(updated, change.consent, "registration", at)
+                updated = apply_consent(
+                    updated, change.consent, source or "registration", at, consent_source=consent_source
+                )
             if updated.registered_at is None:
                 updated = updated.model_copy(update={"registered_at": at})
             return updated.model_copy(update={"updated_at": max(at, profile.updated_at or at)})
@@ -192,6 +217,19 @@ class MembershipEngine:
         Appended facts go in with ``BatchWriteItem``; profile changes are applied in the order given.
         This is how a queue batch is processed, and how history is backfilled.
         """
+        appended, changes, events, claim = self._split(facts, now)
+        if appended:
+            self.store.put_facts(customer_id, appended)
+
+        def mutate(profile: CustomerProfile) -> CustomerProfile:
+            for change in changes:
+                profile = change(profile)
+            return profile
+
+        return self._reconcile(customer_id, now, events, mutate=mutate if changes else None, claim_email=claim)
+
+    def _split(self, facts: list[object], now: datetime) -> tuple[list[Fact], list[ProfileChange], set[str], bool]:
+        """Appended facts, profile changes (in order), the events they are, and whether an email may change."""
         appended: list[Fact] = []
         changes: list[ProfileChange] = []
         events: set[str] = set()
@@ -210,21 +248,81 @@ class MembershipEngine:
                 case CustomerUpsert():
                     changes.append(self._profile_change(fact, now))
                     claim = True
+                case ProfileFact():
+                    changes.append(
+                        self._profile_change(fact.change, now, source=fact.source, consent_source=fact.consent_source)
+                    )
+                    claim = True
                 case TagChange():
                     changes.append(_tag_change(fact.add, fact.remove, fact.occurred_at or now))
                 case ConsentFact():
                     changes.append(_consent_change(fact))
                 case _:
                     raise TypeError(f"not a customer fact: {type(fact).__name__}")
-        if appended:
-            self.store.put_facts(customer_id, appended)
+        return appended, changes, events, claim
 
-        def mutate(profile: CustomerProfile) -> CustomerProfile:
-            for change in changes:
-                profile = change(profile)
-            return profile
+    def create_customers(self, customers: list[tuple[str, list[object]]], now: datetime) -> set[str]:
+        """Create many new customers at batch cost: the bulk form of ``record_facts`` for people no one has
+        stored yet (an import's new contacts). Returns the ids that turned out to exist already, which the
+        caller sends through ``record_facts`` instead.
 
-        return self._reconcile(customer_id, now, events, mutate=mutate if changes else None, claim_email=claim)
+        Same derivation and evaluation as the real-time path, and the same order of writes for crash safety:
+        facts, then memberships (carrying the profile version the commit will write), then the profile as the
+        commit. Memberships and profiles are conditional inserts, so a concurrent writer is never overwritten:
+        whoever finds an item already there falls back to the per-customer path, which reconciles.
+        The caller has already claimed each customer's email.
+        """
+        active = self.registry.active()
+        facts_by_customer: dict[str, list[Fact]] = {}
+        memberships: list[tuple[str, dict[str, Any]]] = []
+        profiles: list[tuple[str, dict[str, Any]]] = []
+        changes_by_customer: dict[str, list[MembershipChange]] = {}
+        fallback: set[str] = set()
+        for customer_id, facts in customers:
+            appended, mutations, _, _ = self._split(facts, now)
+            if any(sort_key.startswith("R#") for sort_key, _, _ in appended):
+                fallback.add(customer_id)  # refunds fold into stored orders: the full path handles them
+                continue
+            profile = CustomerProfile(customer_id=customer_id)
+            for mutate in mutations:
+                profile = mutate(profile)
+            orders = [_stored_order(f) for f in facts if isinstance(f, OrderCompleted)]
+            engagements = [_stored_engagement(f) for f in facts if isinstance(f, EngagementRecorded)]
+            history = CustomerHistory(
+                profile=profile,
+                orders=sorted({o.order_id: o for o in orders}.values(), key=lambda o: o.placed_at),
+                engagements=sorted({e.event_id: e for e in engagements}.values(), key=lambda e: e.occurred_at),
+            )
+            view = build_view(history, now, self.tz)
+            changes = []
+            for segment in active.values():
+                if segment.rule.evaluate(view, now, self.tz):
+                    changes.append(
+                        MembershipChange(
+                            segment_id=segment.segment_id,
+                            customer_id=customer_id,
+                            entered=True,
+                            at=now,
+                            segment_version=segment.definition.version,
+                            trace=segment.rule.explain(view, now, self.tz),
+                        )
+                    )
+            facts_by_customer[customer_id] = appended
+            changes_by_customer[customer_id] = changes
+            memberships.extend((customer_id, membership_item(change, None, 1)) for change in changes)
+            boundary = next_boundary(self.registry.boundary_plan(), view, history, now, self.tz)
+            profiles.append((customer_id, profile_item(profile, snapshot_of(view), 1, next_boundary_at=boundary)))
+        self.store.put_facts_of([(cid, fact) for cid, appended in facts_by_customer.items() for fact in appended])
+        inserted = self.store.insert_items([item for _, item in memberships])
+        fallback |= {customer_id for (customer_id, _), ok in zip(memberships, inserted, strict=True) if not ok}
+        pending = [(customer_id, item) for customer_id, item in profiles if customer_id not in fallback]
+        inserted = self.store.insert_items([item for _, item in pending])
+        fallback |= {customer_id for (customer_id, _), ok in zip(pending, inserted, strict=True) if not ok}
+        created = [c for customer_id, cs in changes_by_customer.items() if customer_id not in fallback for c in cs]
+        if created:
+            definitions = {segment_id: segment.definition for segment_id, segment in active.items()}
+            self.publisher.publish(created, definitions, reason="import")
+        return fallback
 
     def reevaluate(self, customer_id: str, now: datetime, segment_ids: set[str] | None = None) -> Outcome:
         """Re-evaluate a customer without a new fact (segment created or edited, time passed)."""
@@ -247,12 +345,15 @@ class MembershipEngine:
         if work.must_exist and not loaded.exists:
             raise NotFound(f"customer {customer_id} not found")
         history = loaded.history
+        before = history.profile
         if work.mutate is not None:
             previous_email = history.profile.email if loaded.exists else None
             history.profile = work.mutate(history.profile)
             if work.claim_email and history.profile.email and history.profile.email != previous_email:
                 self.store.claim_email(history.profile.email, customer_id, previous_email)
-        view = build_view(history, now, self.tz)
+        model = self.models()
+        view = build_view(history, now, self.tz, model)
+        history.profile = track_rfm_group(history.profile, view.attributes, now)
         snapshot = snapshot_of(view)
         active = self.registry.active()
         changed = changed_attributes(loaded.snapshot, snapshot)
@@ -263,13 +364,19 @@ class MembershipEngine:
             and (work.force or not loaded.exists or segment.rule.depends_on(changed, work.events))
         ]
         commit_version = loaded.version + 1
-        changes = self._evaluate(candidates, loaded, view, now, commit_version)
+        changes = self._evaluate(candidates, loaded, view, now, commit_version, model)
         unannounced = [
             change for change in unannounced_changes(loaded) if change.segment_id not in {c.segment_id for c in changes}
         ]
+        definitions = {segment_id: segment.definition for segment_id, segment in active.items()}
         if changes or unannounced:
-            definitions = {segment_id: segment.definition for segment_id, segment in active.items()}
             self.publisher.publish(changes + unannounced, definitions, reason="realtime")
+        if loaded.exists and _reach_changed(before, history.profile):
+            # Withdrawn consent must take the contact out of every destination now, not at the next change.
+            changed_ids = {c.segment_id for c in changes}
+            kept = [sid for sid, m in loaded.memberships.items() if m.member and sid not in changed_ids]
+            if kept:
+                self.publisher.resync(customer_id, sorted(kept), definitions, reason="consent")
         if loaded.exists or work.mutate is not None or history.orders or history.engagements:
             boundary = next_boundary(self.registry.boundary_plan(), view, history, now, self.tz)
             self.store.save_profile(history.profile, snapshot, loaded.version, next_boundary_at=boundary)
@@ -286,6 +393,7 @@ class MembershipEngine:
         view: CustomerView,
         now: datetime,
         commit_version: int,
+        model: ScoringModel | None = None,
     ) -> list[MembershipChange]:
         writes: list[tuple[MembershipChange, MembershipRecord | None]] = []
         for segment in candidates:
@@ -299,7 +407,7 @@ class MembershipEngine:
                 entered=verdict,
                 at=now,
                 segment_version=segment.definition.version,
-                trace=segment.rule.explain(view, now, self.tz) if verdict else None,
+                trace=explain_with_model(segment.rule, view, now, self.tz, model) if verdict else None,
             )
             writes.append((change, current))
         if writes:
@@ -307,16 +415,47 @@ class MembershipEngine:
         return [change for change, _ in writes]
 
 
+def _reach_changed(before: CustomerProfile, after: CustomerProfile) -> bool:
+    """Whether what a destination may hold changed: consent per channel, or the address it is keyed on."""
+    if before.email != after.email or before.phone != after.phone:
+        return True
+    statuses = {channel: state.status for channel, state in before.consent.items()}
+    return statuses != {channel: state.status for channel, state in after.consent.items()}
+
+
+def explain_with_model(
+    rule: Rule, view: CustomerView, now: datetime, tz: ZoneInfo, model: ScoringModel | None
+) -> dict[str, Any]:
+    """The rule's explanation; for a rule on model attributes, also the scores and the model behind them."""
+    trace = rule.explain(view, now, tz)
+    context = model_context(rule.attributes, view.attributes, model) if rule.uses_model else None
+    if context is not None:
+        trace["model"] = context
+    return trace
+
+
 @dataclass(frozen=True)
 class ConsentFact:
     channels: dict[ConsentChannel, ConsentStatus]
     source: str
     at: datetime
+    # The shop's own consent events and the API are consent records; an import is one only if declared so.
+    consent_source: bool = True
+
+
+@dataclass(frozen=True)
+class ProfileFact:
+    """A profile change with its provenance: who made it (recorded per field) and whether its consent
+    columns are a consent record (otherwise they can only downgrade)."""
+
+    change: CustomerUpsert
+    source: str
+    consent_source: bool = False
 
 
 def _consent_change(fact: ConsentFact) -> ProfileChange:
     def mutate(profile: CustomerProfile) -> CustomerProfile:
-        return apply_consent(profile, fact.channels, fact.source, fact.at)
+        return apply_consent(profile, fact.channels, fact.source, fact.at, consent_source=fact.consent_source)
 
     return mutate
 

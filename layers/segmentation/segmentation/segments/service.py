@@ -13,14 +13,16 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from segmentation.features.compute import build_view
+from segmentation.models.explain import model_context
 from segmentation.refresh.models import RefreshRun, RunKind
 from segmentation.rules import Rule, RuleIssue, RuleValidationError, parse_rule
 from segmentation.segments.models import SegmentDefinition, SegmentInput, SegmentStatus
-from segmentation.segments.realtime import ChangePublisher
+from segmentation.segments.realtime import ChangePublisher, ModelProvider, explain_with_model, no_model
 from segmentation.segments.registry import SegmentRegistry
 from segmentation.segments.templates import BY_ID as TEMPLATES
 from segmentation.store.dynamo import DynamoStore, LoadedCustomer, scan_customers
 from segmentation.store.errors import NotFound
+from segmentation.sync.destinations import validate_destinations
 
 if TYPE_CHECKING:
     from segmentation.refresh.orchestrator import Refresher
@@ -46,12 +48,15 @@ class SegmentService:
         publisher: ChangePublisher,
         tz: ZoneInfo,
         refresher: Refresher,
+        *,
+        models: ModelProvider = no_model,
     ):
         self.store = store
         self.registry = registry
         self.publisher = publisher
         self.tz = tz
         self.refresher = refresher
+        self.models = models
 
     # -- definitions -------------------------------------------------------------------------------
 
@@ -74,6 +79,7 @@ class SegmentService:
     ) -> tuple[SegmentDefinition, RefreshRun]:
         segment_id = data.segment_id or slugify(data.name)
         self.compile(data.rule, self_id=segment_id)
+        validate_destinations(data.destinations)
         definition = SegmentDefinition(
             segment_id=segment_id,
             name=data.name,
@@ -109,6 +115,7 @@ class SegmentService:
             raise NotFound(f"segment {segment_id} is archived")
         expected = data.expected_version or current.version
         self.compile(data.rule, self_id=segment_id)
+        validate_destinations(data.destinations)
         definition = current.model_copy(
             update={
                 "name": data.name,
@@ -173,14 +180,16 @@ class SegmentService:
         customers = scan_customers(self.store)
         matched: list[tuple[LoadedCustomer, Any]] = []
         size = 0
+        model = self.models()
         for customer in customers:
-            view = build_view(customer.history, now, self.tz)
+            view = build_view(customer.history, now, self.tz, model)
             if rule.evaluate(view, now, self.tz):
                 size += 1
                 if len(matched) < sample_size:
                     matched.append((customer, view))
         sample = [
-            {"customer_id": c.history.profile.customer_id, "why": rule.explain(v, now, self.tz)} for c, v in matched
+            {"customer_id": c.history.profile.customer_id, "why": explain_with_model(rule, v, now, self.tz, model)}
+            for c, v in matched
         ]
         return Preview(size=size, total=len(customers), sample=sample)
 
@@ -195,7 +204,8 @@ class SegmentService:
         if not loaded.exists:
             raise NotFound(f"customer {customer_id} not found")
         rule = self.compile(definition.rule, self_id=segment_id)
-        view = build_view(loaded.history, now, self.tz)
+        model = self.models()
+        view = build_view(loaded.history, now, self.tz, model)
         record = loaded.memberships.get(segment_id)
         return {
             "segment_id": segment_id,
@@ -207,7 +217,14 @@ class SegmentService:
             "explanation": rule.explain(view, now, self.tz),
             "entered_at": record.entered_at.isoformat() if record and record.entered_at else None,
             "recorded_trace": record.trace if record else None,
+            "model": model_context(rule.attributes, view.attributes, model) if rule.uses_model else None,
         }
+
+    def recompute_model_segments(self, now: datetime) -> RefreshRun | None:
+        """A refresh run over every active segment whose rule reads a model attribute: what to run after a new
+        model is published, so AI segments follow the new scores without waiting for each customer's next event."""
+        chosen = [s.definition for s in self.registry.active().values() if s.rule.uses_model]
+        return self.refresher.start(chosen, "model", now) if chosen else None
 
 
 def _references(rule: Any) -> set[str]:

@@ -1,4 +1,8 @@
-"""Built-in segment templates: the everyday audiences of a shop, as ordinary rules a marketer can copy and edit."""
+"""Built-in segment templates: the everyday audiences of a shop, as ordinary rules a marketer can copy and edit.
+
+``TEMPLATES`` are plain rules over facts; ``AI_TEMPLATES`` use the model attributes (RFM, predictions,
+replenishment), so they stay empty until a model has been published.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ class Template:
     name: str
     description: str
     rule: dict[str, Any]
+    kind: str = "rules"  # "ai": reads model attributes
 
 
 TEMPLATES: tuple[Template, ...] = (
@@ -91,4 +96,44 @@ TEMPLATES: tuple[Template, ...] = (
     ),
 )
 
-BY_ID = {t.template_id: t for t in TEMPLATES}
+AI_TEMPLATES: tuple[Template, ...] = (
+    Template(
+        "champions",
+        "Champions",
+        "RFM group Champions: bought recently and often. Reward them; ask for reviews.",
+        {"attr": "rfm.group", "op": "eq", "value": "Champions"},
+        kind="ai",
+    ),
+    Template(
+        "high_value_at_risk",
+        "High value, at risk",
+        "Top two-fifths by spend (RFM monetary 4-5) whose probability of still buying has fallen into the medium "
+        "or high churn-risk band: win them back before they go.",
+        {
+            "all": [
+                {"attr": "rfm.monetary_score", "op": "gte", "value": 4},
+                {"attr": "predicted.churn_risk", "op": "in", "value": ["medium", "high"]},
+            ]
+        },
+        kind="ai",
+    ),
+    Template(
+        "cant_lose_them",
+        "At risk and can't lose",
+        "RFM groups At Risk and Can't Lose Them: bought often, but not for a while.",
+        {"attr": "rfm.group", "op": "in", "value": ["At Risk", "Can't Lose Them"]},
+        kind="ai",
+    ),
+    Template(
+        "replenishment_due_7d",
+        "Replenishment due in 7 days",
+        "A consumable (oils, refills, candles...) is expected to run out within the next 7 days, from the "
+        "customer's own reorder interval or the population's.",
+        {"attr": "replenish_next_in_days", "op": "between", "value": [0, 7]},
+        kind="ai",
+    ),
+)
+
+ALL_TEMPLATES: tuple[Template, ...] = TEMPLATES + AI_TEMPLATES
+
+BY_ID = {t.template_id: t for t in ALL_TEMPLATES}

@@ -14,5 +14,7 @@ PK                     SK                     what
 ``SEGMENTS``           ``<segment>``          current segment definitions (one query lists them all)
 ``SEGV#<segment>``     ``V#<version>``        every version of a definition
 ``SEGV#<segment>``     ``SYNC#<channel>``     sync state of a segment at one channel
+``MODEL``              ``CURRENT``            the current model document (scoring reads it)
+``MODEL``              ``V#<version>``        every published model document
 =====================  =====================  ====================================================
 """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -103,14 +104,20 @@ class DynamoStore:
 
         Unconditional: fact keys are deterministic and facts immutable, so rewriting one is a no-op.
         """
+        self.put_facts_of([(customer_id, fact) for fact in facts])
+
+    def put_facts_of(self, facts: list[tuple[str, Fact]]) -> None:
+        """``put_facts`` for the facts of many customers at once (a bulk import fills every request)."""
         requests = []
-        for sort_key, document, ttl in facts:
+        for customer_id, (sort_key, document, ttl) in facts:
             item = {"PK": it.S(it.customer_pk(customer_id)), "SK": it.S(sort_key), "doc": it.S(it.dumps(document))}
             if ttl is not None:
                 item["expires_at"] = it.N(int(ttl.timestamp()))
             requests.append({"PutRequest": {"Item": item}})
         # A batch may not hold the same key twice: a fact delivered twice in one batch is written once.
-        unique = list({r["PutRequest"]["Item"]["SK"]["S"]: r for r in requests}.values())
+        unique = list(
+            {(r["PutRequest"]["Item"]["PK"]["S"], r["PutRequest"]["Item"]["SK"]["S"]): r for r in requests}.values()
+        )
         for start in range(0, len(unique), 25):
             pending: dict[str, Any] = {self.table: unique[start : start + 25]}
             while pending:
@@ -159,7 +166,7 @@ class DynamoStore:
     ) -> int:
         """Write profile and feature snapshot if nobody else wrote since ``expected_version``."""
         new_version = expected_version + 1
-        item = profile_item(profile, snapshot, new_version, next_boundary_at)
+        item = profile_item(profile, snapshot, new_version, next_boundary_at=next_boundary_at)
         if expected_version == 0:
             condition, values = "attribute_not_exists(PK)", None
         else:
@@ -377,31 +384,7 @@ class DynamoStore:
 
     def _put_membership(self, change: MembershipChange, current: MembershipRecord | None, profile_version: int) -> None:
         expected = current.version if current else 0
-        transition = MembershipTransition(
-            entered=change.entered, at=change.at, segment_version=change.segment_version, run=change.run_id
-        )
-        history = [*(current.history if current else []), transition][-HISTORY_LIMIT:]
-        record = MembershipRecord(
-            segment_id=change.segment_id,
-            customer_id=change.customer_id,
-            member=change.entered,
-            entered_at=change.at if change.entered else (current.entered_at if current else None),
-            exited_at=None if change.entered else change.at,
-            segment_version=change.segment_version,
-            version=expected + 1,
-            profile_version=profile_version,
-            trace=change.trace,
-            history=history,
-        )
-        item: dict[str, Any] = {
-            "PK": it.S(it.customer_pk(change.customer_id)),
-            "SK": it.S(it.membership_sk(change.segment_id)),
-            "doc": it.S(it.dumps(record.model_dump(mode="json"))),
-            "version": it.N(record.version),
-        }
-        if record.member:
-            item["GSI1PK"] = it.S(it.members_gsi_pk(change.segment_id))
-            item["GSI1SK"] = it.S(change.customer_id)
+        item = membership_item(change, current, profile_version)
         kwargs: dict[str, Any] = {"TableName": self.table, "Item": item}
         if expected == 0:
             kwargs["ConditionExpression"] = "attribute_not_exists(PK)"
@@ -414,6 +397,48 @@ class DynamoStore:
             if _conditional_failed(exc):
                 raise ConcurrentUpdate(f"{change.customer_id}/{change.segment_id}") from exc
             raise
+
+    def insert_items(self, items: list[dict[str, Any]]) -> list[bool]:
+        """Create items that must not exist yet, 25 per request; per item, True if created, False if an item
+        with its key already existed (nothing is overwritten).
+
+        ``BatchExecuteStatement`` with PartiQL ``INSERT``: unlike ``BatchWriteItem`` each insert is
+        conditional, and unlike a transaction one existing item does not fail the others. Bulk creation
+        (imports) uses it to write new customers at batch cost without ever overwriting a concurrent writer.
+        """
+        results: list[bool] = []
+        for start in range(0, len(items), 25):
+            chunk = items[start : start + 25]
+            statements = [_insert_statement(self.table, item) for item in chunk]
+            outcome: list[bool | None] = [None] * len(chunk)
+            pending = list(range(len(chunk)))
+            for attempt in range(8):
+                out = self._ddb.batch_execute_statement(Statements=[statements[i] for i in pending])
+                retry = []
+                for index, response in zip(pending, out["Responses"], strict=True):
+                    code = (response.get("Error") or {}).get("Code")
+                    if code is None:
+                        outcome[index] = True
+                    elif code in ("DuplicateItem", "ConditionalCheckFailed"):
+                        outcome[index] = False
+                    elif code in (
+                        "ProvisionedThroughputExceeded",
+                        "ThrottlingError",
+                        "RequestLimitExceeded",
+                        "TransactionConflict",
+                        "InternalServerError",
+                    ):
+                        retry.append(index)
+                    else:
+                        raise RuntimeError(f"insert failed: {code}")
+                if not retry:
+                    break
+                pending = retry
+                time.sleep(min(0.05 * 2**attempt, 2.0))
+            else:
+                raise RuntimeError("inserts still throttled after retries")
+            results.extend(bool(o) for o in outcome)
+        return results
 
     def list_members(self, segment_id: str, limit: int, cursor: str | None) -> tuple[list[str], str | None]:
         kwargs: dict[str, Any] = {
@@ -511,51 +536,59 @@ class DynamoStore:
         )
         return [SegmentDefinition.model_validate_json(row["doc"]["S"]) for row in page.get("Items", [])]
 
-    def record_sync(
-        self, segment_id: str, channel: str, *, delivered: int, failures: int, error: str | None, success: bool = False
-    ) -> None:
-        """Atomic counters, so concurrent deliveries for one channel never lose a count."""
-        now = it.S(iso(datetime.now(UTC)))
-        sets = ["segment_id = :seg", "channel = :ch"]
-        values: dict[str, Any] = {
-            ":seg": it.S(segment_id),
-            ":ch": it.S(channel),
-            ":d": it.N(delivered),
-            ":f": it.N(failures),
-        }
-        if success:
-            sets.append("last_success_at = :now")
-            values[":now"] = now
-        if error:
-            sets += ["last_error = :err", "last_error_at = :now"]
-            values[":err"] = it.S(error[:500])
-            values[":now"] = now
-        self._ddb.update_item(
-            TableName=self.table,
-            Key={"PK": it.S(it.segment_version_pk(segment_id)), "SK": it.S(f"SYNC#{channel}")},
-            UpdateExpression="SET " + ", ".join(sets) + " ADD delivered :d, failures :f",
-            ExpressionAttributeValues=values,
-        )
 
-    def sync_states(self, segment_id: str) -> list[dict[str, Any]]:
-        page = self._ddb.query(
-            TableName=self.table,
-            KeyConditionExpression="PK = :pk AND begins_with(SK, :s)",
-            ExpressionAttributeValues={":pk": it.S(it.segment_version_pk(segment_id)), ":s": it.S("SYNC#")},
-        )
-        out = []
-        for row in page.get("Items", []):
-            out.append(
-                {
-                    "channel": row["channel"]["S"],
-                    "delivered": int(row.get("delivered", {}).get("N", 0)),
-                    "failures": int(row.get("failures", {}).get("N", 0)),
-                    "last_success_at": row.get("last_success_at", {}).get("S"),
-                    "last_error": row.get("last_error", {}).get("S"),
-                    "last_error_at": row.get("last_error_at", {}).get("S"),
-                }
-            )
-        return out
+def profile_item(
+    profile: CustomerProfile, snapshot: dict[str, Any], version: int, *, next_boundary_at: datetime | None = None
+) -> dict[str, Any]:
+    """The stored shape of a profile with its feature snapshot at ``version`` and its next time boundary."""
+    item: dict[str, Any] = {
+        "PK": it.S(it.customer_pk(profile.customer_id)),
+        "SK": it.S(it.PROFILE_SK),
+        "doc": it.S(it.dumps(profile.model_dump(mode="json"))),
+        "features": it.S(it.dumps(snapshot)),
+        "version": it.N(version),
+    }
+    if profile.email:
+        item["email"] = it.S(profile.email)
+    item.update(_boundary_attributes(profile.customer_id, next_boundary_at))
+    return item
+
+
+def membership_item(change: MembershipChange, current: MembershipRecord | None, profile_version: int) -> dict[str, Any]:
+    """The stored shape of a membership after ``change`` (its history on the item, see ``HISTORY_LIMIT``)."""
+    expected = current.version if current else 0
+    transition = MembershipTransition(
+        entered=change.entered, at=change.at, segment_version=change.segment_version, run=change.run_id
+    )
+    history = [*(current.history if current else []), transition][-HISTORY_LIMIT:]
+    record = MembershipRecord(
+        segment_id=change.segment_id,
+        customer_id=change.customer_id,
+        member=change.entered,
+        entered_at=change.at if change.entered else (current.entered_at if current else None),
+        exited_at=None if change.entered else change.at,
+        segment_version=change.segment_version,
+        version=expected + 1,
+        profile_version=profile_version,
+        trace=change.trace,
+        history=history,
+    )
+    item: dict[str, Any] = {
+        "PK": it.S(it.customer_pk(change.customer_id)),
+        "SK": it.S(it.membership_sk(change.segment_id)),
+        "doc": it.S(it.dumps(record.model_dump(mode="json"))),
+        "version": it.N(record.version),
+    }
+    if record.member:
+        item["GSI1PK"] = it.S(it.members_gsi_pk(change.segment_id))
+        item["GSI1SK"] = it.S(change.customer_id)
+    return item
+
+
+def _insert_statement(table: str, item: dict[str, Any]) -> dict[str, Any]:
+    names = list(item)
+    body = ", ".join(f"'{name}': ?" for name in names)
+    return {"Statement": f'INSERT INTO "{table}" VALUE {{{body}}}', "Parameters": [item[name] for name in names]}
 
 
 def _assemble(customer_id: str, raw: list[dict[str, Any]]) -> LoadedCustomer:
@@ -607,23 +640,6 @@ def _assemble(customer_id: str, raw: list[dict[str, Any]]) -> LoadedCustomer:
     )
 
 
-def profile_item(
-    profile: CustomerProfile, snapshot: dict[str, Any], version: int, next_boundary_at: datetime | None
-) -> dict[str, Any]:
-    """The profile item as stored: the profile document, the feature snapshot, the version and the boundary."""
-    item: dict[str, Any] = {
-        "PK": it.S(it.customer_pk(profile.customer_id)),
-        "SK": it.S(it.PROFILE_SK),
-        "doc": it.S(it.dumps(profile.model_dump(mode="json"))),
-        "features": it.S(it.dumps(snapshot)),
-        "version": it.N(version),
-    }
-    if profile.email:
-        item["email"] = it.S(profile.email)
-    item.update(_boundary_attributes(profile.customer_id, next_boundary_at))
-    return item
-
-
 def _boundary_attributes(customer_id: str, at: datetime | None) -> dict[str, Any]:
     """The profile's boundary and its sparse GSI2 keys; none at all when time cannot change anything for her."""
     if at is None:
@@ -650,45 +666,12 @@ def _decode_cursor(cursor: str) -> dict[str, Any]:
     return key
 
 
-class DeliveryView:
-    """What a sync task needs to know about one customer at delivery time."""
-
-    __slots__ = ("customer_id", "member", "profile")
-
-    def __init__(self, customer_id: str, member: bool, profile: CustomerProfile | None) -> None:
-        self.customer_id = customer_id
-        self.member = member
-        self.profile = profile
-
-
-def load_delivery_views(store: DynamoStore, segment_id: str, customer_ids: list[str]) -> dict[str, DeliveryView]:
-    """Membership and profile of each customer, read now (BatchGetItem, 100 keys per call)."""
-    keys = []
-    for cid in customer_ids:
-        keys.append({"PK": it.S(it.customer_pk(cid)), "SK": it.S(it.membership_sk(segment_id))})
-        keys.append({"PK": it.S(it.customer_pk(cid)), "SK": it.S(it.PROFILE_SK)})
-    rows: list[dict[str, Any]] = []
-    for start in range(0, len(keys), 100):
-        request: dict[str, Any] = {store.table: {"Keys": keys[start : start + 100], "ConsistentRead": True}}
-        while request:
-            out = store._ddb.batch_get_item(RequestItems=request)
-            rows.extend(out.get("Responses", {}).get(store.table, []))
-            request = out.get("UnprocessedKeys") or {}
-    members: dict[str, bool] = {}
-    profiles: dict[str, CustomerProfile] = {}
-    for row in rows:
-        cid = row["PK"]["S"][2:]
-        if row["SK"]["S"] == it.PROFILE_SK:
-            profiles[cid] = CustomerProfile.model_validate_json(row["doc"]["S"])
-        else:
-            members[cid] = bool(it.loads(row["doc"]["S"]).get("member"))
-    return {cid: DeliveryView(cid, members.get(cid, False), profiles.get(cid)) for cid in customer_ids}
-
-
-def scan_customers(store: DynamoStore) -> list[LoadedCustomer]:
+def scan_customers(store: DynamoStore, *, segment: int = 0, total_segments: int = 1) -> list[LoadedCustomer]:
     """Every customer's partition from one paginated Scan: the straightforward full pass.
 
     Sized for previews and initial membership of a shop's base; the sharded refresh workers replace it at scale.
+    With ``total_segments`` > 1 it reads one segment of a parallel Scan; a customer's items share a partition
+    key, so every segment holds whole customers.
     """
     partitions: dict[str, list[dict[str, Any]]] = {}
     kwargs: dict[str, Any] = {
@@ -696,6 +679,8 @@ def scan_customers(store: DynamoStore) -> list[LoadedCustomer]:
         "FilterExpression": "begins_with(PK, :c) AND SK < :upper",
         "ExpressionAttributeValues": {":c": it.S("C#"), ":upper": it.S(it.LOAD_UPPER_BOUND)},
     }
+    if total_segments > 1:
+        kwargs.update(Segment=segment, TotalSegments=total_segments)
     while True:
         page = store._ddb.scan(**kwargs)
         for row in page.get("Items", []):

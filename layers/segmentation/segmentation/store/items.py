@@ -81,6 +81,20 @@ BOUNDARY_CURSOR_PK = "SCHEDULE"
 BOUNDARY_CURSOR_SK = "BOUNDARIES"
 
 
+MODEL_PK = "MODEL"
+MODEL_CURRENT_SK = "CURRENT"
+
+
+def model_current_key() -> dict[str, dict[str, str]]:
+    """The item holding the current model document (written by training, read by scoring)."""
+    return {"PK": S(MODEL_PK), "SK": S(MODEL_CURRENT_SK)}
+
+
+def model_version_key(version: str) -> dict[str, dict[str, str]]:
+    """One item per published model version; ``V#`` keys sort by version, which starts with its timestamp."""
+    return {"PK": S(MODEL_PK), "SK": S(f"V#{version}")}
+
+
 def _default(value: Any) -> Any:
     if isinstance(value, datetime):
         return iso(value)

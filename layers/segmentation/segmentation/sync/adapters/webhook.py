@@ -3,6 +3,7 @@
 Body: ``{"segment_id", "list", "add": [...], "remove": [...], "sent_at"}``. Header
 ``X-Segmentation-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the shared secret>``;
 receivers recompute it and reject bodies older than a few minutes (replay protection).
+Configured by the stack parameter ``WebhookUrl`` and the generated ``WebhookSecret``.
 """
 
 from __future__ import annotations
@@ -11,14 +12,35 @@ import hashlib
 import hmac
 import json
 import time
-import urllib.error
-import urllib.request
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from segmentation.domain.types import iso
-from segmentation.sync.adapters.base import Contact, DeliveryResult, RetryableDeliveryError
+from segmentation.sync.adapters.base import (
+    ChannelSpec,
+    Contact,
+    Http,
+    NotConfigured,
+    Outcomes,
+    Target,
+    all_ok,
+)
 
 SIGNATURE_HEADER = "X-Segmentation-Signature"
+
+SPEC = ChannelSpec(
+    name="webhook",
+    title="Signed webhook",
+    representation="the receiver keeps it (signed POST of adds/removes)",
+    auth="HMAC-SHA256 signature header with the stack's WebhookSecret",
+    throttle_signal="429 with Retry-After, 5xx",
+    identity="customer_id",
+    needs_upsert=False,
+    add_batch=100,
+    remove_batch=100,
+    requires_purpose=False,
+)
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:
@@ -39,41 +61,44 @@ def verify(secret: str, body: bytes, header: str, *, now: float | None = None, t
 
 
 class WebhookAdapter:
-    channel = "webhook"
+    spec = SPEC
 
-    def __init__(self, url: str, secret: str, timeout: float = 10.0) -> None:
+    def __init__(self, url: str, secret: str, http: Http) -> None:
         if not url.startswith(("https://", "http://")):
-            raise ValueError("webhook URL must be http(s)")
+            raise NotConfigured("webhook URL must be http(s)")
         self.url = url
         self.secret = secret
-        self.timeout = timeout
+        self.http = http
 
-    def sync(self, segment_id: str, list_name: str | None, add: list[Contact], remove: list[Contact]) -> DeliveryResult:
+    def _post(self, target: Target, add: list[Contact], remove: list[Contact]) -> None:
+        from segmentation.sync.http import check
+
         payload = {
-            "segment_id": segment_id,
-            "list": list_name,
-            "add": [{"customer_id": c.customer_id, "email": c.email} for c in add],
+            "segment_id": target.segment_id,
+            "list": target.list_name,
+            "add": [{"customer_id": c.customer_id, "email": c.email, **dict(c.fields)} for c in add],
             "remove": [{"customer_id": c.customer_id} for c in remove],
             "sent_at": iso(datetime.now(UTC)),
         }
         body = json.dumps(payload, separators=(",", ":")).encode()
-        request = urllib.request.Request(  # noqa: S310 - scheme checked in __init__
-            self.url,
-            data=body,
-            method="POST",
-            headers={"Content-Type": "application/json", SIGNATURE_HEADER: sign(self.secret, body, int(time.time()))},
-        )
-        ids = [c.customer_id for c in add + remove]
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - URL is configured
-                response.read()
-        except urllib.error.HTTPError as exc:
-            if exc.code == 429 or exc.code >= 500:
-                retry_after = exc.headers.get("Retry-After") if exc.headers else None
-                raise RetryableDeliveryError(
-                    f"webhook answered {exc.code}", float(retry_after) if retry_after else None
-                ) from exc
-            return DeliveryResult(terminal={i: f"webhook answered {exc.code}" for i in ids})
-        except (urllib.error.URLError, TimeoutError) as exc:
-            raise RetryableDeliveryError(f"webhook unreachable: {exc.__class__.__name__}") from exc
-        return DeliveryResult(delivered=ids)
+        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(self.secret, body, int(time.time()))}
+        # The signature covers these exact bytes, so they are sent as they are rather than re-serialised.
+        check(self.http.request("POST", self.url, raw_body=body, headers=headers), "webhook")
+
+    def upsert(self, target: Target, contacts: list[Contact]) -> Outcomes:
+        return all_ok(contacts)
+
+    def add(self, target: Target, contacts: list[Contact]) -> Outcomes:
+        self._post(target, contacts, [])
+        return all_ok(contacts)
+
+    def remove(self, target: Target, contacts: list[Contact]) -> Outcomes:
+        self._post(target, [], contacts)
+        return all_ok(contacts)
+
+    def list_members(self, target: Target) -> Iterator[str]:
+        raise NotImplementedError("a webhook cannot be read back")
+
+
+def create(config: Mapping[str, Any], http: Http) -> WebhookAdapter:
+    return WebhookAdapter(str(config.get("url") or ""), str(config.get("secret") or ""), http)
