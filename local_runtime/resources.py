@@ -369,23 +369,6 @@ class _Builder:
         versioning = props.get("VersioningConfiguration")
         if versioning:
             s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": versioning["Status"]})
-        encryption = props.get("BucketEncryption")
-        if encryption:
-            # CloudFormation and the S3 API name the default-encryption block differently.
-            rules = [
-                {
-                    "ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"],
-                    **({"BucketKeyEnabled": _true(rule["BucketKeyEnabled"])} if "BucketKeyEnabled" in rule else {}),
-                }
-                for rule in encryption["ServerSideEncryptionConfiguration"]
-            ]
-            s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
-        public_access = props.get("PublicAccessBlockConfiguration")
-        if public_access:
-            s3.put_public_access_block(
-                Bucket=name,
-                PublicAccessBlockConfiguration={key: _true(value) for key, value in public_access.items()},
-            )
         cors = props.get("CorsConfiguration")
         if cors:
             s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": cors["CorsRules"]})
@@ -409,7 +392,8 @@ class _Builder:
             self._notifications.setdefault(name, {})["EventBridgeConfiguration"] = []
 
     def _bucket_protection(self, name: str, props: Mapping[str, Any]) -> None:
-        """Encryption, public access block and lifecycle rules, as CloudFormation would set them."""
+        """Encryption, public access block and lifecycle rules, as CloudFormation would set them (CloudFormation
+        and the S3 API name the default-encryption block differently)."""
         s3 = self.client("s3")
         encryption = props.get("BucketEncryption")
         if encryption:
