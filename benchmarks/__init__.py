@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, str] = {
     "rule_eval": "benchmarks.rule_eval",
     "event_cost": "benchmarks.event_cost",
     "cold_start": "benchmarks.cold_start",
+    "boundary_path": "benchmarks.boundary_path",
     "channel_sync": "benchmarks.channel_sync",
     "scoring": "benchmarks.scoring",
     "bulk_eval": "benchmarks.bulk_eval",

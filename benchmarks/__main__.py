@@ -20,7 +20,7 @@ from benchmarks.core import Result, fmt, table
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", metavar="name", help=f"benchmarks to run: {', '.join(BENCHMARKS)}")
-    parser.add_argument("--customers", type=int, default=100_000, help="rule_eval: synthetic customers")
+    parser.add_argument("--customers", type=int, default=100_000, help="rule_eval, boundary_path: synthetic customers")
     parser.add_argument(
         "--bulk-customers", type=int, default=1_000_000, help="bulk_eval: synthetic customers (column-wise)"
     )

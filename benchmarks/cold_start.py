@@ -25,6 +25,8 @@ HANDLERS: dict[str, Path] = {
     "api": ROOT / "functions" / "api",
     "customer_events": ROOT / "functions" / "customer_events",
     "channel_sync": ROOT / "functions" / "channel_sync",
+    "scheduled_refresh": ROOT / "functions" / "scheduled_refresh",
+    "segment_refresh": ROOT / "functions" / "segment_refresh",
 }
 BASELINE = "boto3"
 MARKER = "-- import starts --"

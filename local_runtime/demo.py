@@ -9,7 +9,9 @@
    platforms are added as destinations and the scheduled drift reconciliation fills them;
 5. a summary: segment sizes, members with the reasons they are in, what the webhook and each platform received;
 6. the AI segment models trained on that history (clusters with their labels, the RFM grid, where the model is
-   stored), then the AI templates and the top customers by predicted CLV.
+   stored), then the AI templates and the top customers by predicted CLV;
+7. freshness: the impact preview of an edit, the refresh run the edit starts, and the boundary schedule moving a
+   customer into "dormant 90 days" within one period of her day 90 (on the pinned clock, moved forward).
 
 The clock is pinned to the end of the synthetic history so every run prints the same numbers.
 """
@@ -23,8 +25,9 @@ import time
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from local_runtime.channels import start_fakes, stop_fakes
 from local_runtime.cli import Command, add_stack_arguments, local_stack, parse_overrides
@@ -197,6 +200,7 @@ def run_demo(args: argparse.Namespace) -> int:
         stop_fakes(platforms)
         train_models(router)
         show_ai_segments(router, headers, env)
+        show_freshness(router, headers, env, end)
     receiver.stop()
     return 0
 
@@ -323,12 +327,18 @@ def show_ai_segments(router: Router, headers: dict[str, str], env: Any, top: int
     # containers would, so the segments below are computed with the model just published.
     wiring.reset()
     templates = router.api("GET", "/segment-templates", headers=headers)[2]["templates"]
-    for template in (t for t in templates if t.get("kind") == "ai"):
+    ai_templates = [t for t in templates if t.get("kind") == "ai"]
+    for template in ai_templates:
         tid = template["template_id"]
         status, _, created = router.api("POST", f"/segment-templates/{tid}/segments", headers=headers)
         if status != 201:
             raise RuntimeError(f"could not create segment {tid}: {status} {created}")
-        log(f"  {template['name']:<28} {created['membership']['members']:>6}   {tid}")
+    # Each creation started a refresh run; the refresh workers compute the memberships.
+    router.drain(max_rounds=10_000, only={"SegmentRefreshFunction"})
+    for template in ai_templates:
+        tid = template["template_id"]
+        size = router.api("GET", f"/segments/{tid}", headers=headers)[2]["member_count"]
+        log(f"  {template['name']:<28} {size:>6}   {tid}")
 
     now, tz = clock.now(), ZoneInfo(env.function_environment("ApiFunction")["SHOP_TIME_ZONE"])
     views = [build_view(c.history, now, tz, model).attributes for c in scan_customers(DynamoStore(table))]
@@ -354,6 +364,80 @@ def train_models(router: Router) -> None:
     from local_runtime.training import train_step
 
     train_step(router, print)
+
+
+def show_freshness(router: Router, headers: dict[str, str], env: Any, now: datetime) -> None:
+    """Impact preview, the refresh run of an edit, and an exact-time entry by the boundary schedule."""
+    log = print
+
+    def refresh_workers() -> None:
+        stats = router.drain(max_rounds=10_000, only={"SegmentRefreshFunction"})
+        if stats.errors:
+            raise RuntimeError(f"refresh workers failed: {stats.errors[0]}")
+
+    def run(segment_id: str, run_id: str) -> dict[str, Any]:
+        return router.api("GET", f"/segments/{segment_id}/refreshes/{run_id}", headers=headers)[2]
+
+    log("\nfreshness")
+    segment = router.api("GET", "/segments/high_value", headers=headers)[2]
+    rule = {"attr": "total_spent", "op": "gte", "value": 400}
+    started = router.api("POST", "/segments/high_value/impact", body={"rule": rule}, headers=headers)[2]
+    refresh_workers()
+    impact = run("high_value", started["run_id"])["impact"]
+    names = ", ".join(s["name"] or s["customer_id"] for s in impact["sample_enter"][:3])
+    log(
+        f"  impact preview, high_value at 400 instead of 500: {impact['would_enter']} would enter "
+        f"({names}, ...), {impact['would_leave']} would leave; nothing saved"
+    )
+    body = {k: segment[k] for k in ("name", "description", "destinations", "refresh")} | {"rule": rule}
+    saved = router.api("PUT", "/segments/high_value", body=body, headers=headers)[2]
+    started_at = time.perf_counter()
+    refresh_workers()
+    done = run("high_value", saved["refresh"]["run_id"])
+    log(
+        f"  saved; refresh run {done['run_id']} ({done['trigger']}): {done['state']}, "
+        f"{done['shards']['done']}/{done['shards']['total']} shards, {done['evaluated']} customers evaluated, "
+        f"{done['entered']} entered, {done['left']} left ({time.perf_counter() - started_at:.1f} s locally)"
+    )
+
+    # A customer whose last order was 90 days ago, less ten minutes (90 days on the shop's calendar).
+    tz = ZoneInfo(str(env.parameters["ShopTimeZone"]))
+    day_90 = now + timedelta(minutes=10)
+    placed = (day_90.astimezone(tz) - timedelta(days=90)).astimezone(UTC)
+    customer_id = "c-day-90"
+    router.api("PUT", f"/customers/{customer_id}", body={"email": "day90@example.com"}, headers=headers)
+    order = {
+        "order_id": "o-day-90",
+        "placed_at": placed.isoformat(),
+        "total": 24.0,
+        "lines": [
+            {"sku": "EO-LAV-10", "category": "essential_oils", "scent": "lavender", "quantity": 1, "unit_price": 24.0}
+        ],
+    }
+    router.api("POST", f"/customers/{customer_id}/orders", body=order, headers=headers)
+    boundary = router.api("GET", f"/customers/{customer_id}", headers=headers)[2]["next_boundary_at"]
+    why = router.api("GET", f"/customers/{customer_id}/segments/dormant_90/why", headers=headers)[2]
+    log(
+        f"  {customer_id}: last order {placed:%Y-%m-%d %H:%M} UTC, in dormant_90: {why['member']}, "
+        f"next boundary {boundary}"
+    )
+    period = next(e for _, name, e in router.schedules() if name == "BoundarySchedule")
+    minutes = int(period.removeprefix("rate(").split()[0])
+    tick = now + timedelta(minutes=minutes)
+    os.environ["SEGMENTATION_FROZEN_NOW"] = tick.isoformat()
+    try:
+        result = router.fire_schedule("BoundarySchedule")
+        why = router.api("GET", f"/customers/{customer_id}/segments/dormant_90/why", headers=headers)[2]
+    finally:
+        os.environ["SEGMENTATION_FROZEN_NOW"] = now.isoformat()
+    log(
+        f"  boundary schedule ({period}) at {tick:%H:%M} UTC: {result['due']} due customers re-evaluated "
+        f"with {result['queries']} index queries, {result['changes']} changes"
+    )
+    log(
+        f"  {customer_id} in dormant_90: {why['member']}, entered at {why['entered_at']}, "
+        f"{(tick - day_90).total_seconds() / 60:.0f} minutes after her day 90"
+    )
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:

@@ -21,7 +21,7 @@ import sys
 import time
 import traceback
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -124,6 +124,14 @@ class _QueueSource:
 
 
 @dataclass(frozen=True)
+class _SchedulerSchedule:
+    function_id: str
+    expression: str
+    input: str | None
+    arn: str
+
+
+@dataclass(frozen=True)
 class _Route:
     function_id: str
     api_id: str
@@ -179,6 +187,7 @@ class Router:
         self._modules: dict[str, ModuleType] = {}
         self._routes = self._api_routes()
         self._queue_sources = self._event_queue_sources()
+        self._schedules_cache: dict[str, _SchedulerSchedule] | None = None
 
     # ------------------------------------------------------------ invoking
 
@@ -333,18 +342,20 @@ class Router:
                 )
         return sources
 
-    def drain(self, max_rounds: int = 100) -> DrainStats:
+    def drain(self, max_rounds: int = 100, *, only: Collection[str] | None = None) -> DrainStats:
         """Deliver queued messages to their functions until every source queue is empty.
 
         A message whose processing failed (reported in `batchItemFailures`, or the whole batch when the handler
         raised) becomes visible again at once; the queue's redrive policy moves it to its DLQ after
         maxReceiveCount receives, exactly as in AWS, just without waiting for the visibility timeout.
+        `only` limits delivery to the sources of these functions (the other queues keep their messages).
         """
         stats = DrainStats()
         sqs = self.env.client("sqs")
+        sources = [s for s in self._queue_sources if only is None or s.function_id in only]
         for _ in range(max_rounds):
             busy = False
-            for source in self._queue_sources:
+            for source in sources:
                 messages = self._receive(sqs, source)
                 if not messages:
                     continue
@@ -586,7 +597,13 @@ class Router:
     # ------------------------------------------------------------ schedules
 
     def fire_schedule(self, function_id: str, event_name: str | None = None, time: datetime | None = None) -> Any:
-        """Invoke a function as its Schedule / ScheduleV2 event would at `time` (default: now)."""
+        """Invoke a function as its Schedule / ScheduleV2 event would at `time` (default: now).
+
+        `function_id` may also name an `AWS::Scheduler::Schedule` resource: its target function is invoked with the
+        schedule's `Input` (which Scheduler passes as the event), or with Scheduler's default event without one.
+        """
+        if function_id in self._scheduler_schedules():
+            return self._fire_scheduler_schedule(function_id, time)
         spec = self.function(function_id)
         schedules = {event.name: event for event in spec.events_of_type(*_SCHEDULE_EVENT_TYPES)}
         if event_name is None:
@@ -624,13 +641,64 @@ class Router:
         return self.invoke(function_id, event)
 
     def schedules(self) -> list[tuple[str, str, str]]:
-        """(function id, event name, schedule expression) for every scheduled function."""
+        """(function id, event name, schedule expression) for every scheduled function; for a Scheduler schedule
+        resource the "event name" is the schedule's logical id."""
         found = []
         for function_id, spec in self._functions.items():
             for event in spec.events_of_type(*_SCHEDULE_EVENT_TYPES):
                 props = self.env.resolve(dict(event.properties))
                 found.append((function_id, event.name, str(props.get("Schedule") or props.get("ScheduleExpression"))))
+        for logical_id, schedule in self._scheduler_schedules().items():
+            found.append((schedule.function_id, logical_id, schedule.expression))
         return found
+
+    def _scheduler_schedules(self) -> dict[str, _SchedulerSchedule]:
+        """`AWS::Scheduler::Schedule` resources whose target is a function of this template.
+
+        Only the target's ARN, input and expression are resolved: the execution role and the DLQ have no local
+        counterpart (moto stores schedules but never fires them; here the caller's clock does).
+        """
+        if self._schedules_cache is not None:
+            return self._schedules_cache
+        found: dict[str, _SchedulerSchedule] = {}
+        by_arn = {self.env.arns.get(function_id): function_id for function_id in self._functions}
+        for logical_id, resource in self.template.resources_of_type("AWS::Scheduler::Schedule").items():
+            condition = resource.get("Condition")
+            if condition and not self.env.resolver.condition(condition):
+                continue
+            props = resource.get("Properties") or {}
+            target = props.get("Target") or {}
+            function_id = by_arn.get(str(self.env.resolve(target.get("Arn"))))
+            if function_id is None:
+                continue
+            raw_input = self.env.resolve(target["Input"]) if "Input" in target else None
+            group = self.env.resolve(props.get("GroupName", "default"))
+            found[logical_id] = _SchedulerSchedule(
+                function_id=function_id,
+                expression=str(self.env.resolve(props.get("ScheduleExpression"))),
+                input=str(raw_input) if raw_input is not None else None,
+                arn=f"arn:aws:scheduler:{self.env.region}:{self.env.account_id}:schedule/{group}/{logical_id}",
+            )
+        self._schedules_cache = found
+        return found
+
+    def _fire_scheduler_schedule(self, logical_id: str, time: datetime | None) -> Any:
+        schedule = self._scheduler_schedules()[logical_id]
+        if schedule.input is not None:
+            return self.invoke(schedule.function_id, json.loads(schedule.input))
+        fired_at = (time or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.scheduler",
+            "account": self.env.account_id,
+            "time": fired_at,
+            "region": self.env.region,
+            "resources": [schedule.arn],
+            "detail": "{}",
+        }
+        return self.invoke(schedule.function_id, event)
 
 
 # ---------------------------------------------------------------- helpers

@@ -35,7 +35,8 @@ def stack(moto_server: LocalAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ro
     for name, value in moto_server.environment().items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("SEGMENTATION_FROZEN_NOW", "2026-11-20T12:00:00Z")
-    yield fresh_stack(moto_server)
+    # Two shards still exercise the fan-out; the default (16) would only multiply the emulator's round trips.
+    yield fresh_stack(moto_server, {"RefreshShards": "2"})
     wiring.reset()
 
 
@@ -48,6 +49,24 @@ def api(stack: Router) -> Callable[..., tuple[int, Any]]:
         return status, payload
 
     return call
+
+
+def run_refreshes(router: Router) -> None:
+    """Let the refresh workers finish every queued shard (in AWS they run on their own; here the test says when)."""
+    stats = router.drain(max_rounds=1000, only={"SegmentRefreshFunction"})
+    assert stats.drained and not stats.errors, stats.errors
+
+
+def refreshed(router: Router, saved: dict[str, Any]) -> dict[str, Any]:
+    """The finished run of a save, refresh or impact response (``{"segment":.., "refresh":..}`` or a run view)."""
+    run_refreshes(router)
+    run = saved.get("refresh", saved)
+    segment_id = run["segment_ids"][0]
+    status, _, body = router.api(
+        "GET", f"/segments/{segment_id}/refreshes/{run['run_id']}", headers={"x-api-key": router.api_key}
+    )
+    assert status == 200, body
+    return body
 
 
 def put_shop_events(env: LocalEnvironment, events: list[tuple[str, dict[str, Any]]]) -> None:

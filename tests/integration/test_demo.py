@@ -20,6 +20,11 @@ def test_demo_runs_end_to_end_on_a_small_shop(capsys, monkeypatch):
     delivered = int(re.search(r"webhook deliveries: (\d+), rejected signatures: (\d+)", out).group(1))
     assert delivered > 0 and "rejected signatures: 0" in out
     assert "dead-lettered event, reason: placed_at: Field required" in out
+    # freshness: an impact preview, the edit's refresh run, and an exact-time entry by the boundary schedule
+    fresh = out.split("\nfreshness")[1]
+    assert re.search(r"impact preview, high_value at 400 instead of 500: \d+ would enter", fresh)
+    assert re.search(r"refresh run \S+ \(updated\): succeeded, 16/16 shards, 60 customers evaluated", fresh)
+    assert "c-day-90 in dormant_90: True" in fresh and "minutes after her day 90" in fresh
     platforms = out.split("what each marketing platform received")[1]
     for channel in ("mailchimp", "hubspot", "klaviyo"):
         assert f"  {channel}: " in platforms

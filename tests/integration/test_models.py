@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from local_runtime import Router
+from tests.integration.conftest import refreshed, run_refreshes
 from tests.model_documents import document, fallback_document, publish
 
 
@@ -47,7 +48,7 @@ def test_ai_segment_follows_orders_in_real_time_with_the_scores_behind_it(api, s
     publish_to(stack, document())
     register(api, "c1")
     status, created = api("POST", "/segment-templates/champions/segments")
-    assert status == 201 and created["membership"]["members"] == 0
+    assert status == 201 and refreshed(stack, created)["entered"] == 0
 
     # When orders arrive: 172 days ago (About to Sleep), 50 and 19 days ago (Potential Loyalist), yesterday
     changes = []
@@ -97,10 +98,10 @@ def test_ai_segment_follows_orders_in_real_time_with_the_scores_behind_it(api, s
     assert first["rule"] == {"attr": "orders_count", "op": "gte", "value": 5}
     status, adopted = api("POST", "/clusters/c1/adopt", {"mode": "membership"})
     assert status == 201 and adopted["segment"]["segment_id"] == "cluster_c1"
-    assert adopted["membership"]["members"] == 1
+    assert refreshed(stack, adopted)["entered"] == 1
     status, adopted = api("POST", "/clusters/c2/adopt", {"mode": "rule", "name": "Occasional buyers"})
     assert status == 201 and adopted["segment"]["rule"] == {"attr": "orders_count", "op": "lt", "value": 3}
-    assert adopted["membership"]["members"] == 0
+    assert refreshed(stack, adopted)["entered"] == 0
     status, clusters = api("GET", "/clusters")
     assert [c["adopted_by"] for c in clusters["clusters"]] == [["cluster_c1"], ["cluster_c2_rule"], []]
     status, error = api("POST", "/clusters/c9/adopt")
@@ -136,11 +137,13 @@ def test_a_new_model_is_picked_up_and_ai_segments_recomputed(api, stack, monkeyp
     for number, placed in enumerate(("2026-10-01", "2026-11-01", "2026-11-10", "2026-11-19"), start=1):
         api("POST", "/customers/c1/orders", order(f"o{number}", f"{placed}T10:00:00Z"))
     status, created = api("POST", "/segment-templates/champions/segments")
-    assert created["membership"]["members"] == 0  # no model yet
+    assert refreshed(stack, created)["entered"] == 0  # no model yet
 
     publish_to(stack, document())
-    results = services().segments.recompute_model_segments(clock.now())
-    assert results["champions"].entered == 1
+    run = services().segments.recompute_model_segments(clock.now())
+    assert run is not None and run.segment_ids == ["champions"]
+    run_refreshes(stack)
+    assert services().runs.get(run.run_id).segments["champions"].entered == 1  # type: ignore[union-attr]
     status, segment = api("GET", "/segments/champions")
     assert segment["member_count"] == 1
 

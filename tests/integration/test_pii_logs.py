@@ -48,11 +48,20 @@ def test_whole_flow_logs_no_email_phone_or_name(stack, moto_server, capsys, capl
         router.api("GET", f"/customers/{customer_id}", headers=key)
         router.api("PUT", f"/customers/{shop.customers[1][0]}", body={"email": profile.email}, headers=key)  # 409
         router.api("POST", "/customers/x/orders", body={"order_id": "o", "placed_at": profile.email}, headers=key)
+        # refresh runs, an impact preview (which shows names), bulk tagging by email, a boundary run
+        rule = {"attr": "total_spent", "op": "gte", "value": 50}
+        impact = router.api("POST", "/segments/high_value/impact", body={"rule": rule}, headers=key)[2]
+        router.api("POST", "/segments/high_value/refresh", headers=key)
+        emails = [p.email for _, p in shop.customers[:5] if p.email] + ["unknown@example.com"]
+        router.api("POST", "/tags/vip/customers", body={"emails": emails}, headers=key)
+        router.fire_schedule("BoundarySchedule")
         router.drain()
         statuses = [
             router.api("GET", f"/segments/{t}/sync", headers=key)[2]
             for t in ("high_value", "lavender_lovers", "dormant_90")
         ]
+        shown = router.api("GET", f"/segments/high_value/refreshes/{impact['run_id']}", headers=key)[2]
+        assert any(s["name"] for s in shown["impact"]["sample_enter"]), "names were shown, or the test proves little"
     finally:
         logger.setLevel(previous)
         receiver.stop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.integration.conftest import put_shop_events, queue_messages
+from tests.integration.conftest import put_shop_events, queue_messages, refreshed, run_refreshes
 
 ORDER = {
     "order_id": "o-1",
@@ -22,13 +22,13 @@ def register(api, customer_id: str = "c1", **fields: Any) -> dict:
     return payload
 
 
-def test_segment_fills_on_create_and_changes_when_a_customer_buys(api):
+def test_segment_fills_on_create_and_changes_when_a_customer_buys(stack, api):
     # Given a registered customer and a segment of big spenders
     register(api, "c1")
     status, created = api(
         "POST", "/segments", {"name": "Big spenders", "rule": {"attr": "total_spent", "op": "gte", "value": 100}}
     )
-    assert status == 201 and created["membership"]["members"] == 0
+    assert status == 201 and refreshed(stack, created)["entered"] == 0
 
     # When she buys for 120
     status, outcome = api("POST", "/customers/c1/orders", ORDER)
@@ -45,18 +45,21 @@ def test_segment_fills_on_create_and_changes_when_a_customer_buys(api):
     assert members["members"] == ["c1"]
 
 
-def test_existing_customers_are_evaluated_when_a_segment_is_created(api):
+def test_existing_customers_are_evaluated_when_a_segment_is_created(stack, api):
     for i in range(3):
         register(api, f"c{i}", country="GB" if i < 2 else "FR")
     status, created = api("POST", "/segment-templates/uk_customers/segments")
-    assert status == 201 and created["membership"]["members"] == 2
+    assert status == 201 and created["refresh"]["state"] == "running"
+    run = refreshed(stack, created)
+    assert (run["state"], run["evaluated"], run["entered"], run["left"]) == ("succeeded", 3, 2, 0)
     status, segment = api("GET", "/segments/uk_customers")
     assert segment["member_count"] == 2
 
 
-def test_profile_update_moves_a_customer_between_segments(api):
+def test_profile_update_moves_a_customer_between_segments(stack, api):
     register(api, "c1", country="GB")
     api("POST", "/segment-templates/uk_customers/segments")
+    run_refreshes(stack)
     status, outcome = api("PUT", "/customers/c1", {"country": "FR"})
     assert [c["change"] for c in outcome["changes"]] == ["exited"]
     status, customer = api("GET", "/customers/c1")
@@ -99,9 +102,10 @@ def test_refund_lowers_net_spend_and_exits_the_segment(api):
     assert [(c["segment_id"], c["change"]) for c in outcome["changes"]] == [("big_spenders", "exited")]
 
 
-def test_customer_view_has_features_segments_and_why(api):
+def test_customer_view_has_features_segments_and_why(stack, api):
     register(api, "c1", birth_date="1990-01-15", preferred_scents=["lavender"])
     api("POST", "/segment-templates/lavender_lovers/segments")
+    run_refreshes(stack)
     status, customer = api("GET", "/customers/c1")
     assert status == 200
     assert customer["features"]["age"] == 36
@@ -111,7 +115,7 @@ def test_customer_view_has_features_segments_and_why(api):
     assert membership["why"]["verdict"] is True
 
 
-def test_segment_update_is_versioned_and_recomputes_membership(api):
+def test_segment_update_is_versioned_and_recomputes_membership(stack, api):
     register(api, "c1", country="GB")
     register(api, "c2", country="FR")
     api(
@@ -119,12 +123,15 @@ def test_segment_update_is_versioned_and_recomputes_membership(api):
         "/segments",
         {"segment_id": "geo", "name": "Geo", "rule": {"attr": "country", "op": "eq", "value": "GB"}},
     )
+    run_refreshes(stack)
     status, updated = api(
         "PUT", "/segments/geo", {"name": "Geo", "rule": {"attr": "country", "op": "eq", "value": "FR"}}
     )
     assert status == 200
     assert updated["segment"]["version"] == 2
-    assert updated["membership"] == {"evaluated": 2, "members": 1, "entered": 1, "exited": 1}
+    run = refreshed(stack, updated)
+    assert (run["evaluated"], run["entered"], run["left"]) == (2, 1, 1)
+    assert api("GET", "/segments/geo/members")[1]["members"] == ["c2"]
     status, versions = api("GET", "/segments/geo/versions")
     assert [v["rule"]["value"] for v in versions["versions"]] == ["GB", "FR"]
     status, stale = api(
@@ -135,21 +142,23 @@ def test_segment_update_is_versioned_and_recomputes_membership(api):
     assert status == 409
 
 
-def test_archived_segment_empties_and_is_not_listed(api):
+def test_archived_segment_empties_and_is_not_listed(stack, api):
     register(api, "c1", country="GB")
     api("POST", "/segment-templates/uk_customers/segments")
+    run_refreshes(stack)
     status, archived = api("DELETE", "/segments/uk_customers")
-    assert status == 200 and archived["membership"]["exited"] == 1
+    assert status == 200 and refreshed(stack, archived)["left"] == 1
     status, listed = api("GET", "/segments")
     assert listed["segments"] == []
     status, members = api("GET", "/segments/uk_customers/members")
     assert members["members"] == []
 
 
-def test_members_are_paginated_with_a_cursor(api):
+def test_members_are_paginated_with_a_cursor(stack, api):
     for i in range(5):
         register(api, f"c{i}")
     api("POST", "/segment-templates/uk_customers/segments")
+    run_refreshes(stack)
     seen, cursor = [], None
     while True:
         status, page = api(
@@ -177,13 +186,13 @@ def test_preview_gives_size_and_sample_without_saving(api):
     assert api("GET", "/segments")[1]["segments"] == []
 
 
-def test_in_segment_reference_and_cycle_rejected(api):
+def test_in_segment_reference_and_cycle_rejected(stack, api):
     register(api, "c1", country="GB")
     api("POST", "/segments", {"segment_id": "uk", "name": "UK", "rule": {"attr": "country", "op": "eq", "value": "GB"}})
     status, created = api(
         "POST", "/segments", {"segment_id": "uk_and_more", "name": "UK+", "rule": {"in_segment": "uk"}}
     )
-    assert status == 201 and created["membership"]["members"] == 1
+    assert status == 201 and refreshed(stack, created)["entered"] == 1
     status, error = api("PUT", "/segments/uk", {"name": "UK", "rule": {"in_segment": "uk_and_more"}})
     assert status == 400
     assert "uk" in error["issues"][0]["message"] and error["issues"][0]["path"].startswith("$")

@@ -24,11 +24,16 @@ def business_state(router) -> dict[str, Any]:
         bookkeeping = ("PK", "SK", "claimed_at", "version")
         doc = json.loads(item["doc"]["S"]) if "doc" in item else {k: v for k, v in item.items() if k not in bookkeeping}
         if item["SK"]["S"] == "#P":
-            doc = {"profile": doc, "features": json.loads(item["features"]["S"])}
+            doc = {
+                "profile": doc,
+                "features": json.loads(item["features"]["S"]),
+                "next_boundary_at": item.get("next_boundary_at", {}).get("S"),
+                "boundary_index": item.get("GSI2PK", {}).get("S"),
+            }
         if item["SK"]["S"].startswith("M#"):
             doc = {k: v for k, v in doc.items() if k not in ("version", "profile_version")}
-        if item["PK"]["S"] in ("SEGMENTS",) or item["PK"]["S"].startswith("SEGV#"):
-            continue
+        if item["PK"]["S"] in ("SEGMENTS",) or item["PK"]["S"].startswith(("SEGV#", "RUN#")):
+            continue  # definitions and refresh runs: the same in both, but under ids that differ
         state[key] = doc
     return state
 

@@ -13,6 +13,9 @@ from aws_lambda_powertools.utilities.parser.models import (
     SqsModel,
 )
 
+from segmentation.refresh.models import RefreshRun, ShardMessage
+from segmentation.refresh.tasks import ScheduledTask
+from segmentation.store.runs import RunStore
 from tests.integration.conftest import queue_messages
 
 EVENTS = sorted((Path(__file__).resolve().parents[2] / "events").glob("*.json"))
@@ -23,6 +26,10 @@ def function_for(path: Path) -> str:
         return "ApiFunction"
     if path.name.startswith("sync_"):
         return "ChannelSyncFunction"
+    if path.name.startswith("refresh_"):
+        return "SegmentRefreshFunction"
+    if path.name.startswith("schedule_"):
+        return "ScheduledRefreshFunction"
     if path.name.startswith("model_training_"):
         return "ModelTrainingFunction"
     if path.name.startswith("import_"):
@@ -35,6 +42,8 @@ def test_sample_event_has_the_shape_lambda_delivers(path: Path):
     event = json.loads(path.read_text())
     if function_for(path) == "ApiFunction":
         APIGatewayProxyEventModel.model_validate(event)
+    elif function_for(path) == "ScheduledRefreshFunction":
+        ScheduledTask.model_validate(event)  # Scheduler passes the schedule's Input as the event
     elif function_for(path) == "ModelTrainingFunction":
         EventBridgeModel.model_validate(event)
     elif function_for(path) == "ImportFunction":
@@ -57,6 +66,18 @@ def test_sample_event_runs_through_the_local_runtime(stack, path: Path):
     if function_for(path) == "ApiFunction":
         event["headers"]["x-api-key"] = stack.api_key
         event["multiValueHeaders"]["x-api-key"] = [stack.api_key]
+    runs = RunStore(stack.env.physical_ids["SegmentationTable"])
+    if function_for(path) == "SegmentRefreshFunction":  # the run its shard belongs to
+        shard = ShardMessage.model_validate_json(event["Records"][0]["body"])
+        runs.create(
+            RefreshRun(
+                run_id=shard.run_id,
+                trigger="api",
+                segment_ids=["lavender_lovers"],
+                shards_total=shard.total_shards,
+                started_at="2026-11-20T12:00:00Z",
+            )
+        )
 
     if function_for(path) == "ImportFunction":  # the upload the notification is about
         body = (path.parent / "import_customers_export.csv").read_bytes()
@@ -66,15 +87,20 @@ def test_sample_event_runs_through_the_local_runtime(stack, path: Path):
     # When the sample is invoked
     result = stack.invoke(function_for(path), event)
 
-    # Then it is handled: API calls succeed, queue batches report no failures
+    # Then it is handled: API calls succeed, queue batches report no failures, schedules do their task
     if function_for(path) == "ImportFunction":
         assert result == {"processed": 1}
     elif function_for(path) == "ApiFunction":
-        assert result["statusCode"] in (200, 201), result["body"]
+        assert result["statusCode"] in (200, 201, 202), result["body"]
+    elif function_for(path) == "ScheduledRefreshFunction":
+        assert result["task"] == event["task"] and result.get("failed", 0) == 0
     elif function_for(path) == "ModelTrainingFunction":
         assert result["status"] == "trained" and result["model"].startswith("s3://")
     else:
         assert result == {"batchItemFailures": []}
+    if function_for(path) == "SegmentRefreshFunction":
+        run = runs.get(shard.run_id)
+        assert run is not None and (run.state.value, run.evaluated) == ("succeeded", 1)
     dead = queue_messages(stack.env, "CustomerEventsDLQ")
     if path.name == "order_completed_invalid.json":
         assert "lines" in dead[0]["MessageAttributes"]["reason"]["StringValue"]

@@ -67,6 +67,10 @@ def _dead_letter_queues(template: Template) -> set[str]:
         for target in rule["Properties"].get("Targets", []):
             if "DeadLetterConfig" in target:
                 dlqs.add(_logical_id(target["DeadLetterConfig"]["Arn"]))
+    for schedule in template.resources_of_type("AWS::Scheduler::Schedule").values():
+        target = schedule["Properties"]["Target"]
+        if "DeadLetterConfig" in target:
+            dlqs.add(_logical_id(target["DeadLetterConfig"]["Arn"]))
     return dlqs
 
 
@@ -109,10 +113,22 @@ def test_template_global_environment_names_are_the_code_contract(template: Templ
         assert set(spec.environment) >= GLOBAL_ENVIRONMENT
 
 
+def _scheduler_targets(template: Template) -> dict[str, list[dict[str, Any]]]:
+    """Function logical id -> the targets of the EventBridge Scheduler schedules that invoke it."""
+    targets: dict[str, list[dict[str, Any]]] = {}
+    for schedule in template.resources_of_type("AWS::Scheduler::Schedule").values():
+        target = schedule["Properties"]["Target"]
+        targets.setdefault(_logical_id(target["Arn"]), []).append(target)
+    return targets
+
+
 def test_template_every_function_has_an_api_or_a_dead_lettered_source(template: Template) -> None:
     queues = _queues(template)
+    scheduled = _scheduler_targets(template)
     for logical_id, spec in template.functions().items():
-        assert spec.events, f"{logical_id} has no trigger"
+        for target in scheduled.get(logical_id, []):
+            assert "DeadLetterConfig" in target, f"a schedule of {logical_id} has no DLQ"
+        assert spec.events or logical_id in scheduled, f"{logical_id} has no trigger"
         function_dlq = "DeadLetterQueue" in spec.properties or "OnFailure" in str(
             spec.properties.get("EventInvokeConfig")
         )
@@ -155,6 +171,31 @@ def test_template_dead_letter_queues_keep_messages_14_days_and_alarm(template: T
     for dlq in dlqs:
         assert int(template.properties(dlq)["MessageRetentionPeriod"]) == FOURTEEN_DAYS, dlq
         assert dlq in alarmed, f"{dlq} has no alarm"
+
+
+def test_template_schedules_run_on_the_shop_clock_and_name_a_known_task(template: Template) -> None:
+    from segmentation.refresh.tasks import ScheduledTask
+
+    schedules = template.resources_of_type("AWS::Scheduler::Schedule")
+    tasks = set()
+    for logical_id, schedule in schedules.items():
+        props = schedule["Properties"]
+        # cron(0 4 ? * SUN *) means 04:00 in the shop, whatever the daylight-saving time of year
+        assert props["ScheduleExpressionTimezone"] == {"Ref": "ShopTimeZone"}, logical_id
+        assert _logical_id(props["Target"]["RoleArn"]) == "SchedulerRole", logical_id
+        task = ScheduledTask.model_validate_json(props["Target"]["Input"])
+        tasks.add((task.task, task.cadence.value if task.cadence else None))
+    assert tasks == {("boundaries", None), ("refresh", "hourly"), ("refresh", "daily"), ("refresh", "weekly")}
+    assert schedules["BoundarySchedule"]["Properties"]["ScheduleExpression"] == {
+        "Fn::Sub": "rate(${BoundaryScheduleMinutes} minutes)"
+    }
+
+
+def test_template_refresh_queue_redrive_matches_the_worker(template: Template) -> None:
+    from segmentation.refresh.worker import MAX_RECEIVES
+
+    redrive = template.properties("RefreshQueue")["RedrivePolicy"]
+    assert redrive["maxReceiveCount"] == MAX_RECEIVES
 
 
 def test_template_all_queues_are_encrypted(template: Template) -> None:

@@ -19,6 +19,8 @@ class Settings:
     model_cache_seconds: float = 300.0
     webhook_secret_arn: str = ""
     webhook_url: str = ""
+    refresh_queue_url: str = ""
+    refresh_shards: int = 16
     suppression_salt_arn: str = ""
     channel_secret_prefix: str = ""
     import_bucket: str = ""
@@ -45,6 +47,8 @@ def get_settings() -> Settings:
         model_cache_seconds=float(_env("MODEL_CACHE_SECONDS", "300")),
         webhook_secret_arn=_env("WEBHOOK_SECRET_ARN", ""),
         webhook_url=_env("WEBHOOK_URL", ""),
+        refresh_queue_url=_env("REFRESH_QUEUE_URL", ""),
+        refresh_shards=int(_env("REFRESH_SHARDS", "16")),
         suppression_salt_arn=_env("SUPPRESSION_SALT_ARN", ""),
         channel_secret_prefix=_env("CHANNEL_SECRET_PREFIX", ""),
         import_bucket=_env("IMPORT_BUCKET", ""),

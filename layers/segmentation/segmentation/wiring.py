@@ -7,12 +7,14 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from segmentation.models.cache import ModelCache
+from segmentation.refresh.orchestrator import Refresher
 from segmentation.segments.realtime import MembershipEngine
 from segmentation.segments.registry import SegmentRegistry
 from segmentation.segments.service import SegmentService
 from segmentation.settings import Settings, get_settings
 from segmentation.store.dynamo import DynamoStore
 from segmentation.store.models import ModelDocuments
+from segmentation.store.runs import RunStore
 from segmentation.sync.publisher import AwsPublisher
 
 if TYPE_CHECKING:
@@ -27,6 +29,9 @@ class Services:
     engine: MembershipEngine
     segments: SegmentService
     models: ModelCache
+    runs: RunStore
+    refresher: Refresher
+    publisher: AwsPublisher
 
 
 @cache
@@ -37,8 +42,10 @@ def services() -> Services:
     publisher = AwsPublisher(settings.sync_queue_url, settings.event_bus_name)
     models = ModelCache(ModelDocuments(settings.table_name), ttl_seconds=settings.model_cache_seconds)
     engine = MembershipEngine(store, registry, publisher, settings.tz, models=models.current)
-    segments = SegmentService(store, registry, publisher, settings.tz, models=models.current)
-    return Services(settings, store, registry, engine, segments, models)
+    runs = RunStore(settings.table_name)
+    refresher = Refresher(store, runs, settings.refresh_queue_url, settings.refresh_shards)
+    segments = SegmentService(store, registry, publisher, settings.tz, refresher, models=models.current)
+    return Services(settings, store, registry, engine, segments, models, runs, refresher, publisher)
 
 
 @cache

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from segmentation.api import catalogue, customers, imports, models, segments
+from segmentation.api import catalogue, customers, imports, models, refresh, segments
 from segmentation.observability import logger
 from segmentation.rules import RuleValidationError
 from segmentation.store.errors import ConcurrentUpdate, Conflict, NotFound
@@ -14,6 +14,7 @@ app = APIGatewayRestResolver(enable_validation=True)
 app.include_router(catalogue.router)
 app.include_router(segments.router)
 app.include_router(customers.router)
+app.include_router(refresh.router)
 app.include_router(models.router)
 app.include_router(imports.router)
 app.enable_swagger(path="/swagger", title="Customer segmentation API", version="1.0.0")

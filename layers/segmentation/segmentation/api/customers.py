@@ -84,6 +84,8 @@ def get_customer(customer_id: CustomerPath) -> dict[str, Any]:
         "orders": len(loaded.history.orders),
         "segments": segments,
         "evaluated_at": now.isoformat(),
+        # When time alone can next change one of her segments (re-evaluated then by the boundary schedule).
+        "next_boundary_at": loaded.next_boundary_at.isoformat() if loaded.next_boundary_at else None,
     }
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -11,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from pydantic import ConfigDict, Field, ValidationError
 
 from segmentation import clock
+from segmentation.api.refresh import run_view
 from segmentation.api.responses import CREATED, ERROR
 from segmentation.domain.types import Model
 from segmentation.segments.models import Destination, SegmentInput
@@ -183,6 +183,8 @@ def adopt_cluster(
         rule=rule,
         destinations=request.destinations,
     )
-    definition, result = services().segments.create(data, clock.now(), template=f"cluster:{cluster_id}:{request.mode}")
-    body_out = {"segment": definition.model_dump(mode="json"), "membership": asdict(result)}
-    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=body_out)
+    definition, run = services().segments.create(data, clock.now(), template=f"cluster:{cluster_id}:{request.mode}")
+    # Membership is computed by the refresh run the creation started (as for every saved segment).
+    body_out = {"segment": definition.model_dump(mode="json"), "refresh": run_view(run)}
+    headers = {"Location": f"/segments/{definition.segment_id}/refreshes/{run.run_id}"}
+    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=body_out, headers=headers)

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
 
 ERROR: OpenAPIResponse = {"description": "Error", "content": {"application/json": {"schema": {"type": "object"}}}}
 CREATED: dict[int, OpenAPIResponse] = {
-    201: {"description": "Created; initial membership computed"},
+    201: {"description": "Created; the refresh run that computes its membership has started"},
     400: ERROR,
     409: ERROR,
 }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -11,10 +10,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import ConfigDict, Field
 
 from segmentation import clock
+from segmentation.api.refresh import run_view
 from segmentation.api.responses import CREATED, ERROR
 from segmentation.domain.types import Model
-from segmentation.segments.models import Destination, SegmentDefinition, SegmentInput
-from segmentation.segments.service import PassResult
+from segmentation.refresh.models import RefreshRun
+from segmentation.segments.models import Destination, RefreshCadence, SegmentDefinition, SegmentInput
 from segmentation.wiring import services
 
 router = Router()
@@ -35,13 +35,16 @@ class FromTemplate(Model):
 
     segment_id: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
     destinations: list[Destination] = Field(default_factory=list, max_length=20)
+    refresh: RefreshCadence | None = None
 
 
 def _saved(
-    definition: SegmentDefinition, result: PassResult, status: int
+    definition: SegmentDefinition, run: RefreshRun, status: int
 ):  # returns Response: unannotated, Powertools cannot build a schema for it
-    body = {"segment": definition.model_dump(mode="json"), "membership": asdict(result)}
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+    # Membership is computed by the refresh run the save started (fanned out to the refresh workers).
+    body = {"segment": definition.model_dump(mode="json"), "refresh": run_view(run)}
+    headers = {"Location": f"/segments/{definition.segment_id}/refreshes/{run.run_id}"}
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers)
 
 
 @router.get("/segments", summary="List segments")
@@ -50,7 +53,7 @@ def list_segments(include_archived: Annotated[bool, Query()] = False) -> dict[st
     return {"segments": [s.model_dump(mode="json") for s in segments]}
 
 
-@router.post("/segments", responses=CREATED, summary="Create a segment and compute its initial membership")
+@router.post("/segments", responses=CREATED, summary="Create a segment; a refresh run computes its membership")
 def create_segment(
     body: Annotated[SegmentInput, Body()],
 ):  # returns Response: unannotated, Powertools cannot build a schema for it
@@ -96,7 +99,7 @@ def get_segment(segment_id: SegmentPath) -> dict[str, Any]:
 @router.put(
     "/segments/<segment_id>",
     responses={400: ERROR, 404: ERROR, 409: ERROR},
-    summary="Update a segment: a new version, membership recomputed",
+    summary="Update a segment: a new version; a refresh run recomputes its membership",
 )
 def update_segment(
     segment_id: SegmentPath, body: Annotated[SegmentInput, Body()]

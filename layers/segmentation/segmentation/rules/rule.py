@@ -89,7 +89,8 @@ class Rule:
 
     @property
     def root(self) -> Node:
-        """The typed, validated tree (immutable nodes), for other compilers of the same rule such as SQL."""
+        """The typed, validated tree (immutable nodes), for other compilers and analyses of the same rule (SQL,
+        when time can change the verdict)."""
         return self._root
 
     @property

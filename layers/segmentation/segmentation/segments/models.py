@@ -17,6 +17,15 @@ class SegmentStatus(StrEnum):
     ARCHIVED = "archived"
 
 
+class RefreshCadence(StrEnum):
+    """How often a full refresh re-evaluates a segment over every customer, besides real time and exact-time
+    exits. Every segment is also refreshed weekly (the safety net), and time-relative ones daily."""
+
+    HOURLY = "hourly"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
 class Destination(Model):
     """Where a segment is synced. Consent for ``purpose`` is checked at delivery time."""
 
@@ -48,6 +57,9 @@ class SegmentInput(Model):
     description: str = Field(default="", max_length=1000)
     rule: dict[str, Any]
     destinations: list[Destination] = Field(default_factory=list, max_length=20)
+    refresh: RefreshCadence = Field(
+        default=RefreshCadence.WEEKLY, description="Full-refresh cadence; memberships also change in real time."
+    )
     expected_version: int | None = Field(default=None, ge=1, description="Optimistic lock for updates.")
 
 
@@ -59,6 +71,7 @@ class SegmentDefinition(Model):
     version: int = 1
     status: SegmentStatus = SegmentStatus.ACTIVE
     destinations: list[Destination] = Field(default_factory=list)
+    refresh: RefreshCadence = RefreshCadence.WEEKLY
     template: str | None = None
     created_at: datetime
     updated_at: datetime
@@ -69,6 +82,7 @@ class MembershipTransition(Model):
     entered: bool
     at: datetime
     segment_version: int
+    run: str | None = Field(default=None, description="Refresh run that made the change; none in real time.")
 
 
 class MembershipRecord(Model):
@@ -93,3 +107,4 @@ class MembershipChange(Model):
     at: datetime
     segment_version: int
     trace: dict[str, Any] | None = None
+    run_id: str | None = None  # the refresh run that decided it, so a retried shard recognises its own work

@@ -9,7 +9,8 @@ redelivery of the same fact (every trigger is at-least-once):
    rules depend on a changed attribute or event are evaluated (the dependency index);
 4. write each membership change with its history row, guarded by the membership's version;
 5. publish sync tasks and ``SegmentMembershipChanged`` events;
-6. commit: write profile and snapshot, guarded by the profile version. A lost race starts again from 2.
+6. commit: write profile, snapshot and the customer's next time boundary (when the mere passage of time can next
+   change a verdict: see ``segments.boundaries``), guarded by the profile version. A lost race starts again from 2.
 
 A membership written in step 4 carries the profile version of step 6. If the run died before 6, the next
 run sees a membership "ahead" of the profile and publishes it again, so no change is ever unannounced.
@@ -41,6 +42,7 @@ from segmentation.models.explain import model_context
 from segmentation.models.movement import track_rfm_group
 from segmentation.observability import logger
 from segmentation.rules import Rule
+from segmentation.segments.boundaries import next_boundary
 from segmentation.segments.models import MembershipChange, MembershipRecord, SegmentDefinition
 from segmentation.segments.registry import ActiveSegment, SegmentRegistry
 from segmentation.store import items
@@ -308,7 +310,8 @@ class MembershipEngine:
             facts_by_customer[customer_id] = appended
             changes_by_customer[customer_id] = changes
             memberships.extend((customer_id, membership_item(change, None, 1)) for change in changes)
-            profiles.append((customer_id, profile_item(profile, snapshot_of(view), 1)))
+            boundary = next_boundary(self.registry.boundary_plan(), view, history, now, self.tz)
+            profiles.append((customer_id, profile_item(profile, snapshot_of(view), 1, next_boundary_at=boundary)))
         self.store.put_facts_of([(cid, fact) for cid, appended in facts_by_customer.items() for fact in appended])
         inserted = self.store.insert_items([item for _, item in memberships])
         fallback |= {customer_id for (customer_id, _), ok in zip(memberships, inserted, strict=True) if not ok}
@@ -363,7 +366,7 @@ class MembershipEngine:
         commit_version = loaded.version + 1
         changes = self._evaluate(candidates, loaded, view, now, commit_version, model)
         unannounced = [
-            change for change in _unannounced(loaded) if change.segment_id not in {c.segment_id for c in changes}
+            change for change in unannounced_changes(loaded) if change.segment_id not in {c.segment_id for c in changes}
         ]
         definitions = {segment_id: segment.definition for segment_id, segment in active.items()}
         if changes or unannounced:
@@ -375,7 +378,8 @@ class MembershipEngine:
             if kept:
                 self.publisher.resync(customer_id, sorted(kept), definitions, reason="consent")
         if loaded.exists or work.mutate is not None or history.orders or history.engagements:
-            self.store.save_profile(history.profile, snapshot, loaded.version)
+            boundary = next_boundary(self.registry.boundary_plan(), view, history, now, self.tz)
+            self.store.save_profile(history.profile, snapshot, loaded.version, next_boundary_at=boundary)
         logger.debug(
             "customer reconciled",
             extra={"customer_id": customer_id, "evaluated": len(candidates), "changes": len(changes)},
@@ -491,7 +495,7 @@ def _stored_engagement(event: EngagementRecorded) -> StoredEngagement:
     return StoredEngagement.model_validate(event.model_dump(exclude={"customer_id"}))
 
 
-def _unannounced(loaded: LoadedCustomer) -> list[MembershipChange]:
+def unannounced_changes(loaded: LoadedCustomer) -> list[MembershipChange]:
     """Changes written by a run that died before its commit: they may not have been published."""
     out = []
     for record in loaded.memberships.values():

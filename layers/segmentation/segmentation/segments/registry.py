@@ -8,12 +8,14 @@ are evaluated against, never the membership of the segment itself.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from segmentation.rules import Rule, parse_rule
+from segmentation.segments.boundaries import BoundaryPlan
 from segmentation.segments.models import SegmentDefinition, SegmentStatus
 
 
@@ -54,12 +56,23 @@ class SegmentRegistry:
         self._clock = clock
         self._loaded_at = float("-inf")
         self._active: dict[str, ActiveSegment] = {}
+        self._plan = BoundaryPlan()
+        self._lock = threading.Lock()  # a boundary run re-evaluates customers on several threads: one reload
 
     def active(self) -> dict[str, ActiveSegment]:
         if self._clock() - self._loaded_at > self._ttl:
-            self._active = compile_definitions(self._source.list_segments())
-            self._loaded_at = self._clock()
+            with self._lock:
+                if self._clock() - self._loaded_at > self._ttl:
+                    active = compile_definitions(self._source.list_segments())
+                    self._plan = BoundaryPlan.of(segment.rule for segment in active.values())
+                    self._active = active
+                    self._loaded_at = self._clock()
         return self._active
+
+    def boundary_plan(self) -> BoundaryPlan:
+        """What in the active rules can flip with time (see ``segments.boundaries``), for the same load."""
+        self.active()
+        return self._plan
 
     def invalidate(self) -> None:
         self._loaded_at = float("-inf")

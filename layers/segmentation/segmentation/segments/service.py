@@ -1,23 +1,22 @@
-"""Segment lifecycle: define, version, archive, preview, full-pass membership, members and explanations."""
+"""Segment lifecycle: define, version, archive, preview, refresh, impact, members and explanations.
+
+Saving or archiving a segment starts a full refresh run (fanned out to the refresh workers) rather than scanning
+the base in the API call; the response names the run, whose progress ``GET /segments/{id}/refreshes/{run}`` shows.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from segmentation.features.compute import build_view
 from segmentation.models.explain import model_context
-from segmentation.observability import logger
+from segmentation.refresh.models import RefreshRun, RunKind
 from segmentation.rules import Rule, RuleIssue, RuleValidationError, parse_rule
-from segmentation.segments.models import (
-    MembershipChange,
-    SegmentDefinition,
-    SegmentInput,
-    SegmentStatus,
-)
+from segmentation.segments.models import SegmentDefinition, SegmentInput, SegmentStatus
 from segmentation.segments.realtime import ChangePublisher, ModelProvider, explain_with_model, no_model
 from segmentation.segments.registry import SegmentRegistry
 from segmentation.segments.templates import BY_ID as TEMPLATES
@@ -25,17 +24,8 @@ from segmentation.store.dynamo import DynamoStore, LoadedCustomer, scan_customer
 from segmentation.store.errors import NotFound
 from segmentation.sync.destinations import validate_destinations
 
-PUBLISH_CHUNK = 500
-
-
-@dataclass
-class PassResult:
-    """Outcome of evaluating one segment over every customer."""
-
-    evaluated: int = 0
-    members: int = 0
-    entered: int = 0
-    exited: int = 0
+if TYPE_CHECKING:
+    from segmentation.refresh.orchestrator import Refresher
 
 
 @dataclass
@@ -57,6 +47,7 @@ class SegmentService:
         registry: SegmentRegistry,
         publisher: ChangePublisher,
         tz: ZoneInfo,
+        refresher: Refresher,
         *,
         models: ModelProvider = no_model,
     ):
@@ -64,6 +55,7 @@ class SegmentService:
         self.registry = registry
         self.publisher = publisher
         self.tz = tz
+        self.refresher = refresher
         self.models = models
 
     # -- definitions -------------------------------------------------------------------------------
@@ -84,7 +76,7 @@ class SegmentService:
 
     def create(
         self, data: SegmentInput, now: datetime, template: str | None = None
-    ) -> tuple[SegmentDefinition, PassResult]:
+    ) -> tuple[SegmentDefinition, RefreshRun]:
         segment_id = data.segment_id or slugify(data.name)
         self.compile(data.rule, self_id=segment_id)
         validate_destinations(data.destinations)
@@ -94,12 +86,13 @@ class SegmentService:
             description=data.description,
             rule=data.rule,
             destinations=data.destinations,
+            refresh=data.refresh,
             template=template,
             created_at=now,
             updated_at=now,
         )
         self.store.put_segment(definition, expected_version=0)
-        return self._recompute_and_count(definition, now)
+        return definition, self._refresh_saved(definition, "created", now)
 
     def create_from_template(self, template_id: str, now: datetime, overrides: dict[str, Any] | None = None):
         template = TEMPLATES.get(template_id)
@@ -116,7 +109,7 @@ class SegmentService:
         )
         return self.create(data, now, template=template_id)
 
-    def update(self, segment_id: str, data: SegmentInput, now: datetime) -> tuple[SegmentDefinition, PassResult]:
+    def update(self, segment_id: str, data: SegmentInput, now: datetime) -> tuple[SegmentDefinition, RefreshRun]:
         current = self.store.get_segment(segment_id)
         if current.status != SegmentStatus.ACTIVE:
             raise NotFound(f"segment {segment_id} is archived")
@@ -129,14 +122,15 @@ class SegmentService:
                 "description": data.description,
                 "rule": data.rule,
                 "destinations": data.destinations,
+                "refresh": data.refresh,
                 "version": expected + 1,
                 "updated_at": now,
             }
         )
         self.store.put_segment(definition, expected_version=expected)
-        return self._recompute_and_count(definition, now)
+        return definition, self._refresh_saved(definition, "updated", now)
 
-    def archive(self, segment_id: str, now: datetime) -> tuple[SegmentDefinition, PassResult]:
+    def archive(self, segment_id: str, now: datetime) -> tuple[SegmentDefinition, RefreshRun]:
         """Archive a segment: every member exits (so channels drop them); versions and history are kept."""
         current = self.store.get_segment(segment_id)
         dependants = [
@@ -150,68 +144,35 @@ class SegmentService:
             update={"status": SegmentStatus.ARCHIVED, "version": current.version + 1, "updated_at": now}
         )
         self.store.put_segment(definition, expected_version=current.version)
-        result = self.recompute(definition, now, rule=None)
-        self.registry.invalidate()
-        return definition, result
+        return definition, self._refresh_saved(definition, "archived", now)
 
     # -- evaluation --------------------------------------------------------------------------------
 
-    def _recompute_and_count(
-        self, definition: SegmentDefinition, now: datetime
-    ) -> tuple[SegmentDefinition, PassResult]:
+    def _refresh_saved(self, definition: SegmentDefinition, trigger: str, now: datetime) -> RefreshRun:
         self.registry.invalidate()
-        result = self.recompute(definition, now, rule=self.compile(definition.rule, self_id=definition.segment_id))
-        return definition, result
+        return self.refresher.for_segment(definition, trigger, now)
 
-    def recompute(self, definition: SegmentDefinition, now: datetime, rule: Rule | None) -> PassResult:
-        """Full pass: evaluate over every customer and write only the memberships that change.
+    def refresh(self, segment_id: str, now: datetime) -> RefreshRun:
+        """Refresh one segment (and those that reference it) on demand."""
+        definition = self.store.get_segment(segment_id)
+        if definition.status != SegmentStatus.ACTIVE:
+            raise NotFound(f"segment {segment_id} is archived")
+        return self.refresher.for_segment(definition, "api", now)
 
-        ``rule=None`` means nobody qualifies (an archived segment empties out).
-        """
-        result = PassResult()
-        pending: list[MembershipChange] = []
-        model = self.models()
-        for customer in scan_customers(self.store):
-            result.evaluated += 1
-            view = build_view(customer.history, now, self.tz, model)
-            verdict = rule.evaluate(view, now, self.tz) if rule is not None else False
-            current = customer.memberships.get(definition.segment_id)
-            result.members += verdict
-            if verdict == (current.member if current else False):
-                continue
-            change = MembershipChange(
-                segment_id=definition.segment_id,
-                customer_id=customer.history.profile.customer_id,
-                entered=verdict,
-                at=now,
-                segment_version=definition.version,
-                trace=explain_with_model(rule, view, now, self.tz, model) if verdict and rule is not None else None,
-            )
-            self.store.apply_membership_change(change, current)
-            pending.append(change)
-            if verdict:
-                result.entered += 1
-            else:
-                result.exited += 1
-            if len(pending) >= PUBLISH_CHUNK:
-                self._publish(pending, definition)
-                pending = []
-        if pending:
-            self._publish(pending, definition)
-        logger.info(
-            "segment recomputed",
-            extra={
-                "segment_id": definition.segment_id,
-                "members": result.members,
-                "entered": result.entered,
-                "exited": result.exited,
-            },
-        )
-        return result
+    def impact(self, segment_id: str, rule_tree: dict[str, Any], now: datetime) -> RefreshRun:
+        """Who would enter and who would leave if ``rule_tree`` replaced the segment's rule: a dry run over the
+        whole base with the same bulk evaluator as a refresh, reported on the run (validation errors raise)."""
+        current = self.store.get_segment(segment_id)
+        if current.status != SegmentStatus.ACTIVE:
+            raise NotFound(f"segment {segment_id} is archived")
+        rule = self.compile(rule_tree, self_id=segment_id)
+        return self.refresher.start([current], "impact", now, kind=RunKind.IMPACT, rule=rule.tree)
 
-    def _publish(self, changes: list[MembershipChange], definition: SegmentDefinition) -> None:
-        # Destinations come from the definition even when it is archived, so channels drop its members.
-        self.publisher.publish(changes, {definition.segment_id: definition}, reason="full_pass")
+    def run(self, segment_id: str, run_id: str) -> RefreshRun:
+        run = self.refresher.runs.get(run_id)
+        if run is None or segment_id not in run.segment_ids:
+            raise NotFound(f"refresh run {run_id} of segment {segment_id} not found")
+        return run
 
     def preview(self, rule_tree: dict[str, Any], now: datetime, sample_size: int = 10) -> Preview:
         """Size and a sample of a rule not yet saved, on current data (validation errors raise)."""
@@ -259,14 +220,11 @@ class SegmentService:
             "model": model_context(rule.attributes, view.attributes, model) if rule.uses_model else None,
         }
 
-    def recompute_model_segments(self, now: datetime) -> dict[str, PassResult]:
-        """Full pass over every active segment whose rule reads a model attribute: what to run after a new
+    def recompute_model_segments(self, now: datetime) -> RefreshRun | None:
+        """A refresh run over every active segment whose rule reads a model attribute: what to run after a new
         model is published, so AI segments follow the new scores without waiting for each customer's next event."""
-        results: dict[str, PassResult] = {}
-        for segment_id, segment in self.registry.active().items():
-            if segment.rule.uses_model:
-                results[segment_id] = self.recompute(segment.definition, now, segment.rule)
-        return results
+        chosen = [s.definition for s in self.registry.active().values() if s.rule.uses_model]
+        return self.refresher.start(chosen, "model", now) if chosen else None
 
 
 def _references(rule: Any) -> set[str]:

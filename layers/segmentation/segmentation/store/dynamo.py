@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -54,6 +55,7 @@ class LoadedCustomer:
     memberships: dict[str, MembershipRecord] = field(default_factory=dict)
     snapshot: dict[str, Any] = field(default_factory=dict)
     version: int = 0  # 0: no profile stored yet
+    next_boundary_at: datetime | None = None
 
     @property
     def exists(self) -> bool:
@@ -179,6 +181,121 @@ class DynamoStore:
                 raise ConcurrentUpdate(profile.customer_id) from exc
             raise
         return new_version
+
+    def touch_profile(
+        self,
+        customer_id: str,
+        expected_version: int,
+        *,
+        next_boundary_at: datetime | None,
+        snapshot: dict[str, Any] | None = None,
+    ) -> int:
+        """Move the profile to the next version without changing what the customer told us: record a new time
+        boundary (and, optionally, a fresh feature snapshot). Guarded like ``save_profile``.
+
+        A refresh writes memberships and then touches the profile: any real-time run that read the profile before
+        the touch fails its own commit and starts again from a fresh read, so the two cannot overwrite each other
+        with what they read before (see docs/freshness.md, "Concurrency").
+        """
+        new_version = expected_version + 1
+        names = {"#v": "version"}
+        values: dict[str, Any] = {":expected": it.N(expected_version), ":next": it.N(new_version)}
+        sets = ["#v = :next"]
+        removes: list[str] = []
+        boundary = _boundary_attributes(customer_id, next_boundary_at)
+        for name in ("next_boundary_at", "GSI2PK", "GSI2SK"):
+            if name in boundary:
+                sets.append(f"{name} = :{name.lower()}")
+                values[f":{name.lower()}"] = boundary[name]
+            else:
+                removes.append(name)
+        if snapshot is not None:
+            sets.append("features = :features")
+            values[":features"] = it.S(it.dumps(snapshot))
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        try:
+            self._ddb.update_item(
+                TableName=self.table,
+                Key={"PK": it.S(it.customer_pk(customer_id)), "SK": it.S(it.PROFILE_SK)},
+                UpdateExpression=expression,
+                ConditionExpression="#v = :expected",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                raise ConcurrentUpdate(customer_id) from exc
+            raise
+        return new_version
+
+    def due_customers(self, bucket: str, shard: int, now: datetime) -> list[str]:
+        """Customers of one GSI2 partition whose next time boundary is at or before ``now``."""
+        out: list[str] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "GSI2",
+            "KeyConditionExpression": "GSI2PK = :pk AND GSI2SK <= :now",
+            "ExpressionAttributeValues": {":pk": it.S(it.boundary_gsi_pk(bucket, shard)), ":now": it.S(iso(now))},
+        }
+        while True:
+            page = self._ddb.query(**kwargs)
+            out.extend(row["PK"]["S"][2:] for row in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return out
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def scan_shard(self, segment: int, total_segments: int, page_size: int | None = None) -> Iterator[LoadedCustomer]:
+        """Every customer of one parallel-scan segment, one at a time, as ``load_customer`` would return her.
+
+        DynamoDB assigns whole partitions to scan segments and returns a partition's items together, so a customer
+        is complete when the next partition key starts (a partition may still span two pages).
+        """
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "Segment": segment,
+            "TotalSegments": total_segments,
+            "FilterExpression": "begins_with(PK, :c) AND SK < :upper",
+            "ExpressionAttributeValues": {":c": it.S("C#"), ":upper": it.S(it.LOAD_UPPER_BOUND)},
+        }
+        if page_size:
+            kwargs["Limit"] = page_size
+        current: str | None = None
+        rows: list[dict[str, Any]] = []
+        while True:
+            page = self._ddb.scan(**kwargs)
+            for row in page.get("Items", []):
+                pk = row["PK"]["S"]
+                if pk != current:
+                    if rows:
+                        loaded = _assemble(current[2:], rows)  # type: ignore[index]
+                        if loaded.exists:
+                            yield loaded
+                    current, rows = pk, []
+                rows.append(row)
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        if rows and current is not None:
+            loaded = _assemble(current[2:], rows)
+            if loaded.exists:
+                yield loaded
+
+    def profile_names(self, customer_ids: list[str]) -> dict[str, str]:
+        """First and last name of each customer, for samples shown to the shop (never logged)."""
+        keys = [{"PK": it.S(it.customer_pk(cid)), "SK": it.S(it.PROFILE_SK)} for cid in dict.fromkeys(customer_ids)]
+        names: dict[str, str] = {}
+        for start in range(0, len(keys), 100):
+            request: dict[str, Any] = {
+                self.table: {"Keys": keys[start : start + 100], "ProjectionExpression": "PK, doc"}
+            }
+            while request:
+                out = self._ddb.batch_get_item(RequestItems=request)
+                for row in out.get("Responses", {}).get(self.table, []):
+                    doc = it.loads(row["doc"]["S"])
+                    name = " ".join(part for part in (doc.get("first_name"), doc.get("last_name")) if part)
+                    names[row["PK"]["S"][2:]] = name
+                request = out.get("UnprocessedKeys") or {}
+        return names
 
     def claim_email(self, email: str, customer_id: str, previous_email: str | None) -> None:
         """Point ``email`` at ``customer_id``; Conflict if another customer holds it.
@@ -356,12 +473,13 @@ class DynamoStore:
                 return total
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def list_segments(self) -> list[SegmentDefinition]:
+    def list_segments(self, *, consistent: bool = False) -> list[SegmentDefinition]:
         out: list[SegmentDefinition] = []
         kwargs: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": "PK = :pk",
             "ExpressionAttributeValues": {":pk": it.S(it.SEGMENTS_PK)},
+            "ConsistentRead": consistent,
         }
         while True:
             page = self._ddb.query(**kwargs)
@@ -422,7 +540,7 @@ class DynamoStore:
 def profile_item(
     profile: CustomerProfile, snapshot: dict[str, Any], version: int, *, next_boundary_at: datetime | None = None
 ) -> dict[str, Any]:
-    """The stored shape of a profile with its feature snapshot at ``version``."""
+    """The stored shape of a profile with its feature snapshot at ``version`` and its next time boundary."""
     item: dict[str, Any] = {
         "PK": it.S(it.customer_pk(profile.customer_id)),
         "SK": it.S(it.PROFILE_SK),
@@ -432,15 +550,16 @@ def profile_item(
     }
     if profile.email:
         item["email"] = it.S(profile.email)
-    if next_boundary_at is not None:
-        item["next_boundary_at"] = it.S(iso(next_boundary_at))
+    item.update(_boundary_attributes(profile.customer_id, next_boundary_at))
     return item
 
 
 def membership_item(change: MembershipChange, current: MembershipRecord | None, profile_version: int) -> dict[str, Any]:
     """The stored shape of a membership after ``change`` (its history on the item, see ``HISTORY_LIMIT``)."""
     expected = current.version if current else 0
-    transition = MembershipTransition(entered=change.entered, at=change.at, segment_version=change.segment_version)
+    transition = MembershipTransition(
+        entered=change.entered, at=change.at, segment_version=change.segment_version, run=change.run_id
+    )
     history = [*(current.history if current else []), transition][-HISTORY_LIMIT:]
     record = MembershipRecord(
         segment_id=change.segment_id,
@@ -480,6 +599,7 @@ def _assemble(customer_id: str, raw: list[dict[str, Any]]) -> LoadedCustomer:
     refunds: list[dict[str, Any]] = []
     engagements: list[StoredEngagement] = []
     memberships: dict[str, MembershipRecord] = {}
+    boundary: datetime | None = None
     for row in raw:
         sk = row["SK"]["S"]
         doc = row["doc"]["S"]
@@ -487,6 +607,8 @@ def _assemble(customer_id: str, raw: list[dict[str, Any]]) -> LoadedCustomer:
             profile = CustomerProfile.model_validate_json(doc)
             snapshot = it.loads(row["features"]["S"]) if "features" in row else {}
             version = int(row["version"]["N"])
+            if "next_boundary_at" in row:
+                boundary = datetime.fromisoformat(row["next_boundary_at"]["S"].replace("Z", "+00:00"))
         elif sk.startswith("O#"):
             data = it.loads(doc)
             orders[data["order_id"]] = StoredOrder(
@@ -513,7 +635,21 @@ def _assemble(customer_id: str, raw: list[dict[str, Any]]) -> LoadedCustomer:
         orders=sorted(orders.values(), key=lambda o: o.placed_at),
         engagements=sorted(engagements, key=lambda e: e.occurred_at),
     )
-    return LoadedCustomer(history=history, memberships=memberships, snapshot=snapshot, version=version)
+    return LoadedCustomer(
+        history=history, memberships=memberships, snapshot=snapshot, version=version, next_boundary_at=boundary
+    )
+
+
+def _boundary_attributes(customer_id: str, at: datetime | None) -> dict[str, Any]:
+    """The profile's boundary and its sparse GSI2 keys; none at all when time cannot change anything for her."""
+    if at is None:
+        return {}
+    stamp = iso(at)
+    return {
+        "next_boundary_at": it.S(stamp),
+        "GSI2PK": it.S(it.boundary_gsi_pk(it.boundary_bucket(at), it.boundary_shard(customer_id))),
+        "GSI2SK": it.S(stamp),
+    }
 
 
 def _encode_cursor(key: dict[str, Any]) -> str:

@@ -7,7 +7,8 @@ written whole, never queried by field, and JSON avoids DynamoDB's float-to-Decim
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+import zlib
+from datetime import UTC, date, datetime
 from typing import Any
 
 from segmentation.domain.types import iso
@@ -50,6 +51,34 @@ def engagement_sk(at: datetime, event_id: str) -> str:
 
 def segment_version_pk(segment_id: str) -> str:
     return f"SEGV#{segment_id}"
+
+
+# GSI2 (sparse) holds each customer's next time boundary. Its partition key is the boundary's UTC hour plus a
+# shard, so "who is due by now" is a few bounded Queries (hours since the last run x shards), never a Scan, and
+# customers whose boundaries share an instant (every birthday of a day falls on one local midnight) are spread
+# over several partitions. Changing the shard count would strand entries: it is part of the key layout.
+BOUNDARY_SHARDS = 4
+
+
+def boundary_bucket(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H")
+
+
+def boundary_shard(customer_id: str) -> int:
+    return zlib.crc32(customer_id.encode()) % BOUNDARY_SHARDS
+
+
+def boundary_gsi_pk(bucket: str, shard: int) -> str:
+    return f"B#{bucket}#{shard}"
+
+
+def run_pk(run_id: str) -> str:
+    return f"RUN#{run_id}"
+
+
+RUN_SK = "#R"
+BOUNDARY_CURSOR_PK = "SCHEDULE"
+BOUNDARY_CURSOR_SK = "BOUNDARIES"
 
 
 MODEL_PK = "MODEL"
