@@ -182,3 +182,21 @@ def test_boundary_runs_cost_requests_per_due_customer_not_per_customer(stack, ap
     assert len(double_calls) - len(small_calls) == 3 * 3
     assert "Scan" not in small_calls + large_calls + double_calls
     assert large_calls.count("Query") == large["queries"] + large["due"]
+
+
+def test_customers_created_in_bulk_by_an_import_get_their_boundary_too(stack, api):
+    from segmentation.domain.models import CustomerUpsert, OrderCompleted, OrderLine
+    from segmentation.wiring import services
+
+    api("POST", "/segment-templates/dormant_90/segments")
+    run_refreshes(stack)
+    placed = START - timedelta(days=80)
+    line = OrderLine(sku="EO-1", category="essential_oils", quantity=1, unit_price=20.0)
+    facts: list[object] = [
+        CustomerUpsert(email="new@example.com"),
+        OrderCompleted(order_id="o-imp", customer_id="imp1", placed_at=placed, total=20.0, lines=[line]),
+    ]
+    assert services().engine.create_customers([("imp1", facts)], START) == set()
+    item = profile_item(stack, "imp1")
+    assert item["next_boundary_at"]["S"] == items.iso(days_before(placed, -90) + timedelta(microseconds=1))
+    assert item["GSI2PK"]["S"].startswith("B#")

@@ -23,7 +23,7 @@ def test_demo_runs_end_to_end_on_a_small_shop(capsys, monkeypatch):
     # freshness: an impact preview, the edit's refresh run, and an exact-time entry by the boundary schedule
     fresh = out.split("\nfreshness")[1]
     assert re.search(r"impact preview, high_value at 400 instead of 500: \d+ would enter", fresh)
-    assert re.search(r"refresh run \S+ \(updated\): succeeded, 16/16 shards, 60 customers evaluated", fresh)
+    assert re.search(r"refresh run \S+ \(updated\): succeeded, 16/16 shards, \d+ customers evaluated", fresh)
     assert "c-day-90 in dormant_90: True" in fresh and "minutes after her day 90" in fresh
     platforms = out.split("what each marketing platform received")[1]
     for channel in ("mailchimp", "hubspot", "klaviyo"):
